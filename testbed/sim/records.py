@@ -1,0 +1,56 @@
+"""What the simulator emits and the report consumes: one :class:`JobRecord` per job and
+system, and one :class:`StageEvent` per stage that ran (completed or aborted).
+
+These are the only types that cross from ``sim`` to ``report``; metrics are pure
+functions over them (:mod:`testbed.report.metrics`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    system: str            # system name from the scenario
+    seed: int              # simulation seed this record belongs to
+    job_id: int            # 0.. in arrival order, same ids for every system
+    job_class: str         # workload entry name, e.g. "camera", "emergency"
+    sample_id: int         # dataset sample shown in this frame (same for every system)
+    arrival_s: float
+    deadline_s: float      # absolute time
+    dropped: bool          # never started (overrun rule dropped/skipped it, or sensor drop)
+    stages_done: int       # completed stages by the deadline (0 = no result)
+    result_stage: int      # subnet whose output is emitted (0 = none)
+    hit: bool              # a result exists by the deadline
+    correct: bool          # that result is the right class (a miss counts as wrong)
+    confidence: float      # confidence of the emitted result (0.0 when none)
+    macs_executed: float   # all MACs the processor served for this job
+    macs_wasted: float     # MACs of aborted stages and of abandoned (non-reused) subnets
+    energy_j: float        # dynamic energy of the MACs executed (pj_per_mac), 0 if unknown
+    start_s: float | None          # first stage start
+    first_result_s: float | None   # time the first result became available
+    final_result_s: float | None   # time the emitted result became available
+
+    @property
+    def latency_first_s(self) -> float | None:
+        return None if self.first_result_s is None else self.first_result_s - self.arrival_s
+
+    @property
+    def latency_final_s(self) -> float | None:
+        return None if self.final_result_s is None else self.final_result_s - self.arrival_s
+
+
+@dataclass(frozen=True, slots=True)
+class StageEvent:
+    system: str
+    seed: int
+    job_id: int
+    stage: int             # 1-based stage (or subnet, for non-incremental systems)
+    start_s: float
+    end_s: float
+    completed: bool        # False: aborted at the deadline or abandoned
+    macs: float            # MACs actually served (the full cost when completed)
+
+
+JOB_COLUMNS = tuple(f.name for f in fields(JobRecord))
