@@ -2,7 +2,7 @@
 
 from ..errors import TestbedError
 
-HELP = "Plot accuracy against % of original MACs for every method; write the table."
+HELP = "Plot accuracy against %% of original MACs for every method; write the table."
 
 
 def add_arguments(p):
