@@ -1,0 +1,48 @@
+"""The command line: every DESIGN §6 subcommand exists with its own help; `info`
+reproduces the published MAC totals; bad input exits 2 with one line."""
+
+import subprocess
+import sys
+
+import pytest
+
+from testbed.cli import COMMANDS, main
+
+
+def test_help_lists_every_subcommand(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    for name in ("run", "train", "export", "profile", "trace", "sweep", "info", "inspect"):
+        assert name in out
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_each_subcommand_has_its_own_help(name, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([name, "--help"])
+    assert exit_.value.code == 0
+    assert "usage: testbed " + name in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args,total", [
+    (["lenet3c1l"], "10,570,944"), (["lenet5"], "651,720"),
+    (["vgg16", "--classes", "100"], "313,247,744")])
+def test_info_reproduces_published_macs(args, total, capsys):
+    assert main(["info"] + args) == 0
+    assert f"total MACs: {total}" in capsys.readouterr().out
+
+
+def test_info_width_scales_units(capsys):
+    main(["info", "lenet3c1l", "--width", "1.8"])
+    out = capsys.readouterr().out
+    assert " 58 " in out.splitlines()[1]
+
+
+def test_bad_input_is_one_line_and_exit_2():
+    proc = subprocess.run([sys.executable, "-m", "testbed", "info", "resnet"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "lenet3c1l" in proc.stderr
+    assert "Traceback" not in proc.stderr
