@@ -1,4 +1,22 @@
-"""`testbed run` (not implemented yet)."""
+"""`testbed run`: simulate a scenario over seeds (and deadlines) and write a report folder.
+
+Reads a scenario YAML (and the model bundles it names) through :mod:`testbed.scenario`,
+runs :func:`testbed.sim.engine.simulate` once per seed — and once per seed and deadline
+for ``--deadlines`` — and writes ``reports/<scenario>/`` atomically through
+:mod:`testbed.report.writers`. All input is validated (scenario, every deadline variant,
+the output folder) before anything is simulated or written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import TestbedError
 
@@ -17,5 +35,186 @@ def add_arguments(p):
     p.add_argument("--data-root", help="dataset root for --live (default $TESTBED_DATA)")
 
 
+@dataclass(frozen=True)
+class Plan:
+    """A validated run: what to simulate and where the report goes."""
+
+    scenario: object                      # testbed.scenario.Scenario
+    variants: tuple[tuple[float, object], ...]   # (deadline_ms, scenario) for --deadlines
+    seeds: tuple[int, ...]
+    out: Path
+    live: object
+    command: str
+
+
+def parse_deadlines(text: str | None) -> tuple[float, ...]:
+    """``"10,20,40"`` -> (10.0, 20.0, 40.0), sorted; each a positive finite number of ms."""
+    if text is None:
+        return ()
+    values = []
+    for item in text.split(","):
+        try:
+            value = float(item.strip())
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value <= 0:
+            raise TestbedError(f"--deadlines: expected comma-separated positive numbers of "
+                               f"milliseconds, e.g. 10,20,40; got {item.strip()!r} in {text!r}")
+        values.append(value)
+    if len(set(values)) != len(values):
+        raise TestbedError(f"--deadlines: expected distinct values, got {text!r}")
+    return tuple(sorted(values))
+
+
+def command_line(args) -> str:
+    """The command as a canonical string built from the parsed arguments (so it does
+    not depend on how the program was invoked)."""
+    words = ["testbed", "run", args.scenario]
+    for flag, value in (("--trace", args.trace), ("--out", args.out), ("--seed", args.seed),
+                        ("--duration", args.duration), ("--deadlines", args.deadlines),
+                        ("--data-root", args.data_root)):
+        if value is not None:
+            words += [flag, str(value)]
+    if args.seeds != 1:
+        words += ["--seeds", str(args.seeds)]
+    if args.live:
+        words.append("--live")
+    return shlex.join(words)
+
+
+def _check_numbers(args) -> None:
+    if args.seeds < 1:
+        raise TestbedError(f"--seeds: expected a positive number of seeds, got {args.seeds}")
+    if args.duration is not None and not (math.isfinite(args.duration) and args.duration > 0):
+        raise TestbedError(f"--duration: expected a positive number of seconds, got {args.duration}")
+    if args.trace is not None and not Path(args.trace).is_file():
+        raise TestbedError(f"--trace: {args.trace}: file not found")
+
+
+def live_root(args) -> str | None:
+    """The dataset root for ``--live`` (None: replay ``eval.npz``)."""
+    if not args.live:
+        if args.data_root is not None:
+            raise TestbedError("--data-root: only meaningful with --live")
+        return None
+    root = args.data_root or os.environ.get("TESTBED_DATA")
+    if not root:
+        raise TestbedError("--live: expected --data-root DIR or $TESTBED_DATA")
+    if not Path(root).is_dir():
+        raise TestbedError(f"--data-root: {root}: folder not found")
+    return root
+
+
+def _live_runner(root: str):
+    try:
+        from ..sim.live import LiveRunner
+    except ImportError:
+        raise TestbedError("--live: live mode is not available in this installation "
+                           "(testbed.sim.live is missing)") from None
+    return LiveRunner(root)
+
+
+def plan(args) -> Plan:
+    """Validate every argument and load every scenario variant; writes nothing."""
+    from ..report.writers import check_replaceable
+    from ..scenario import load_scenario
+
+    _check_numbers(args)
+    deadlines = parse_deadlines(args.deadlines)
+    root = live_root(args)
+    common = dict(seed=args.seed, duration_s=args.duration, trace_path=args.trace)
+    scenario = load_scenario(args.scenario, **common)
+    variants = tuple(
+        (d, load_scenario(args.scenario, overrides={f"workload.{i}.deadline_ms": d
+                                                    for i in range(len(scenario.workload))},
+                          **common))
+        for d in deadlines)
+    out = check_replaceable(args.out or Path("reports") / scenario.name)
+    live = None if root is None else _live_runner(root)
+    seeds = tuple(range(scenario.seed, scenario.seed + args.seeds))
+    return Plan(scenario, variants, seeds, out, live, command_line(args))
+
+
+def _simulate(scenario, seeds, live, progress, jobs=None):
+    """Run every seed of one scenario variant; returns its :class:`RunCollector`."""
+    from ..report.collect import RunCollector
+    from ..sim.engine import simulate
+
+    names = [s.name for s in scenario.systems]
+    collector = RunCollector(names, idle_w=scenario.platform.idle_w, duration_s=scenario.duration_s,
+                             jobs=jobs)
+    for seed in seeds:
+        result = simulate(scenario, seed=seed, live=live)
+        collector.add(seed, result.records, result.events, result)
+        progress.update()
+    return collector
+
+
+def _system_info(system, agreement: dict) -> dict:
+    from ..sim.policies import POLICIES
+
+    manifest = system.bundle.manifest
+    policy = next((n for n in POLICIES if POLICIES.get(n) is type(system.policy)),
+                  type(system.policy).__name__)
+    info = {"bundle": manifest.name, "method": manifest.method, "policy": policy}
+    params = dataclasses.asdict(system.policy)
+    if params:
+        info["policy_params"] = params
+    if system.name in agreement:
+        info["live_agreement"] = agreement[system.name]
+    return info
+
+
+def _deadlines_ms(scenario) -> tuple[float, ...]:
+    return tuple(dict.fromkeys(w.deadline_ms for w in scenario.workload))
+
+
+def _budget(trace, until_s: float, peak_gmacs: float):
+    """(times_s, budget fraction) of the simulator's trace over the plotted window."""
+    from ..report.collect import budget_steps
+
+    scale = 1.0 if trace.column == "budget" else 1.0 / peak_gmacs
+    return budget_steps(trace.time_s, trace.value, until_s,
+                        repeat=trace.after == "repeat", scale=scale)
+
+
+def build_report(p: Plan, main, curve, wall_s: float):
+    """The :class:`~testbed.report.document.Report` of a finished run."""
+    from ..report.document import Report
+
+    sc = p.scenario
+    return Report(
+        scenario=sc.name, scenario_file=str(sc.path), command=p.command, seeds=p.seeds,
+        duration_s=sc.duration_s, summaries=main.summaries(),
+        description=sc.description,
+        systems_info={s.name: _system_info(s, main.first.live_agreement) for s in sc.systems},
+        curve=curve, manifests={s.name: s.bundle.manifest for s in sc.systems},
+        latencies_s=main.latencies_s, workload_deadlines_ms=_deadlines_ms(sc),
+        events=main.events, events_seed=p.seeds[0],
+        budget=_budget(main.first.trace, main.window[1], sc.platform.peak_gmacs),
+        window=main.window, wall_s=wall_s)
+
+
+def _progress(total: int):
+    from tqdm import tqdm
+    return tqdm(total=total, unit="run", desc="simulating", file=sys.stderr,
+                disable=True if total <= 1 else None, leave=False)
+
+
 def run(args):
-    raise TestbedError("`testbed run` is not implemented yet")
+    from ..report.table import summary_table
+    from ..report.writers import JobsCsvWriter, atomic_folder, write_report
+
+    start = time.perf_counter()
+    p = plan(args)
+    with _progress(len(p.seeds) * (1 + len(p.variants))) as progress:
+        with atomic_folder(p.out) as tmp:
+            with JobsCsvWriter(tmp / "jobs.csv") as jobs:
+                main = _simulate(p.scenario, p.seeds, p.live, progress, jobs)
+            curve = [(d, _simulate(sc, p.seeds, p.live, progress).summaries())
+                     for d, sc in p.variants]
+            report = build_report(p, main, curve, time.perf_counter() - start)
+            write_report(tmp, report, trace=main.first.trace)
+    print(summary_table(report.summaries))
+    print(f"report: {p.out}", file=sys.stderr)
+    return 0
