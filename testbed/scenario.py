@@ -1,0 +1,248 @@
+"""Scenario files: YAML -> one validated, frozen :class:`Scenario` (DESIGN.md §7).
+
+The edge of the simulator: everything a scenario says is checked here, as a whole, before
+anything runs (unknown keys, types, ranges, bundles that do not exist, a policy that does
+not fit its bundle or the workload), and each problem is a :class:`ConfigError` naming the
+file and the dotted field (``systems.2.policy.name``). Paths resolve relative to the
+scenario file. Overrides (``{"workload.0.deadline_ms": 20}``) edit the raw YAML before
+validation, so they are checked like the file itself. Inner code never sees raw dicts.
+
+Top-level keys: ``name``, ``description``, ``seed``, ``duration_s``, ``platform``,
+``budget``, ``workload``, ``cost_model``, ``systems`` (see ``scenarios/*.yaml``).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from .bundle import Bundle, load_bundle
+from .errors import BundleError, ConfigError
+from .sim.budgets import BUDGETS, TraceFile
+from .sim.params import failer, join, parse, parse_kind
+from .sim.platform import COST_MODELS, Platform, read_profile
+from .sim.policies import POLICIES, Policy
+from .sim.workload import JobClass, parse_workload
+
+TOP_KEYS = ("name", "description", "seed", "duration_s", "platform", "budget", "workload",
+            "cost_model", "systems")
+REQUIRED = ("duration_s", "platform", "budget", "workload", "systems")
+SYSTEM_KEYS = ("name", "model", "policy")
+
+
+@dataclass(frozen=True)
+class SystemSpec:
+    name: str
+    model: Path                  # the bundle folder, resolved
+    bundle: Bundle
+    policy: Policy
+    profile_ms: tuple[float, ...] | None = None  # per stage, for cost_model: profiled
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    path: Path
+    seed: int
+    duration_s: float
+    platform: Platform
+    budget: object               # a generator from BUDGETS, or a FixedTrace
+    workload: tuple[JobClass, ...]
+    cost_model: str
+    systems: tuple[SystemSpec, ...]
+    raw: dict = field(compare=False, repr=False, default_factory=dict)
+
+    @property
+    def horizon_s(self) -> float:
+        """Until when anything can happen: the last frame's deadline at the latest."""
+        return self.duration_s + max(c.deadline_ms for c in self.workload) / 1e3
+
+    @property
+    def sample_ids(self) -> np.ndarray:
+        return self.systems[0].bundle.eval.sample_ids
+
+
+def load_scenario(path: str | os.PathLike, *, overrides: dict[str, object] | None = None,
+                  seed: int | None = None, duration_s: float | None = None,
+                  trace_path: str | None = None, with_systems: bool = True) -> Scenario:
+    """Read, override and validate a scenario; load every bundle it names (once).
+    ``with_systems=False`` skips the systems (and their bundles): enough for the trace."""
+    file = Path(path)
+    raw = read_yaml(file)
+    for dotted, value in (overrides or {}).items():
+        apply_override(raw, dotted, value, file)
+    if seed is not None:
+        raw["seed"] = seed
+    if duration_s is not None:
+        raw["duration_s"] = duration_s
+    if trace_path is not None:
+        raw["budget"] = _trace_budget(raw.get("budget"), trace_path)
+    return parse_scenario(raw, file, with_systems)
+
+
+def _trace_budget(budget: object, trace_path: str) -> dict:
+    """``budget:`` replaced by a trace file (keeping the scenario's ``after`` if it had one)."""
+    after = budget.get("after", "repeat") if isinstance(budget, dict) else "repeat"
+    return {"kind": "trace", "file": str(Path(trace_path).resolve()), "after": after}
+
+
+def read_yaml(file: Path) -> dict:
+    try:
+        raw = yaml.safe_load(file.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError(file, None, "a readable scenario YAML file", reason) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else None
+        raise ConfigError(file, where, "valid YAML", getattr(exc, "problem", str(exc))) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(file, None, "a mapping of scenario keys", raw)
+    return raw
+
+
+def apply_override(raw: dict, dotted: str, value: object, file: Path) -> None:
+    """Set ``raw[a][b][0]...`` for ``"a.b.0..."``; the path must exist in the scenario."""
+    parts, node = str(dotted).split("."), raw
+    for depth, part in enumerate(parts):
+        key = _child_key(node, part)
+        if key is None:
+            raise ConfigError(file, dotted, "a key (or list index) present in the scenario: "
+                              "overrides replace existing values", ".".join(parts[:depth + 1]))
+        if depth == len(parts) - 1:
+            node[key] = copy.deepcopy(value)
+        else:
+            node = node[key]
+
+
+def _child_key(node: object, part: str):
+    if isinstance(node, dict) and part in node:
+        return part
+    if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+        return int(part)
+    return None
+
+
+def parse_scenario(raw: dict, file: Path, with_systems: bool = True) -> Scenario:
+    _check_keys(raw, TOP_KEYS, REQUIRED, file, "")
+    base = file.parent
+    workload = parse_workload(raw["workload"], str(file))
+    cost_model = raw.get("cost_model", "macs")
+    if cost_model not in COST_MODELS:
+        raise ConfigError(file, "cost_model", f"one of {', '.join(COST_MODELS)}", cost_model)
+    return Scenario(
+        name=_string(raw.get("name", file.stem), file, "name"),
+        description=str(raw.get("description", "")).strip(),
+        path=file,
+        seed=_seed(raw.get("seed", 0), file),
+        duration_s=_duration(raw["duration_s"], file),
+        platform=parse(Platform, raw["platform"], str(file), "platform"),
+        budget=_budget(raw["budget"], file, base),
+        workload=workload,
+        cost_model=cost_model,
+        systems=_systems(raw["systems"], file, base, workload, cost_model) if with_systems else (),
+        raw=raw,
+    )
+
+
+def _check_keys(raw: dict, allowed, required, file: Path, where: str) -> None:
+    for key in raw:
+        if key not in allowed:
+            raise ConfigError(file, join(where, str(key)), f"a known key ({', '.join(allowed)})",
+                              key)
+    for key in required:
+        if key not in raw:
+            raise ConfigError(file, join(where, key), "a value (this key is required)")
+
+
+def _string(value: object, file: Path, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(file, where, "a non-empty string", value)
+    return value
+
+
+def _seed(value: object, file: Path) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(file, "seed", "an integer >= 0", value)
+    return value
+
+
+def _duration(value: object, file: Path) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or value <= 0:
+        raise ConfigError(file, "duration_s", "a number of seconds > 0", value)
+    return float(value)
+
+
+def _budget(raw: object, file: Path, base: Path):
+    budget = parse_kind(BUDGETS, raw, str(file), "budget")
+    if isinstance(budget, TraceFile):
+        if not (base / budget.file).is_file():
+            raise ConfigError(file, "budget.file", "an existing trace CSV (relative to the "
+                              "scenario file)", budget.file)
+        return budget.load(base)
+    return budget
+
+
+def _systems(raw: object, file: Path, base: Path, workload: tuple[JobClass, ...],
+             cost_model: str) -> tuple[SystemSpec, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(file, "systems", "a non-empty list of systems", raw)
+    bundles: dict[Path, Bundle] = {}
+    systems = tuple(_system(entry, file, f"systems.{i}", base, workload, cost_model, bundles)
+                    for i, entry in enumerate(raw))
+    samples = np.unique(systems[0].bundle.eval.sample_ids)
+    for i, spec in enumerate(systems):
+        if spec.name in [s.name for s in systems[:i]]:
+            raise ConfigError(file, f"systems.{i}.name", "a name not used before", spec.name)
+        if not np.array_equal(np.unique(spec.bundle.eval.sample_ids), samples):
+            raise ConfigError(file, f"systems.{i}.model", "a bundle evaluated on the same "
+                              "samples as systems.0 (every system must see the same images)",
+                              str(spec.model))
+    return systems
+
+
+def _system(raw: object, file: Path, where: str, base: Path, workload, cost_model: str,
+            bundles: dict[Path, Bundle]) -> SystemSpec:
+    if not isinstance(raw, dict):
+        raise ConfigError(file, where, "a mapping with name, model, policy", raw)
+    _check_keys(raw, SYSTEM_KEYS, SYSTEM_KEYS, file, where)
+    name = _string(raw["name"], file, f"{where}.name")
+    model = (base / _string(raw["model"], file, f"{where}.model")).resolve()
+    if model not in bundles:
+        bundles[model] = _bundle(model, file, f"{where}.model")
+    bundle = bundles[model]
+    policy = _policy(raw["policy"], bundle, workload, file, f"{where}.policy")
+    profile = read_profile(bundle) if cost_model == "profiled" else None
+    return SystemSpec(name, model, bundle, policy, profile)
+
+
+def _bundle(model: Path, file: Path, where: str) -> Bundle:
+    if not model.is_dir():
+        raise ConfigError(file, where, "a model bundle folder (relative to the scenario "
+                          "file)", str(model))
+    try:
+        return load_bundle(model)
+    except BundleError as exc:
+        raise BundleError(f"{file}: {where}: {exc}") from None
+
+
+def _policy(raw: object, bundle: Bundle, workload, file: Path, where: str) -> Policy:
+    raw = {"name": raw} if isinstance(raw, str) else raw
+    policy = parse_kind(POLICIES, raw, str(file), where, key="name")
+    manifest = bundle.manifest
+    kind = "incremental" if manifest.incremental else "non_incremental"
+    if kind not in type(policy).bundles:
+        fitting = [n for n in POLICIES if kind in POLICIES.get(n).bundles]
+        raise ConfigError(file, f"{where}.name", f"a policy for {kind.replace('_', '-')} "
+                          f"bundles like {manifest.name} ({manifest.method}): one of "
+                          f"{', '.join(fitting)}", raw["name"])
+    policy.fit(manifest, workload, failer(str(file), where))
+    return policy
