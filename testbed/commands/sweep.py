@@ -1,6 +1,10 @@
-"""`testbed sweep` (not implemented yet)."""
+"""`testbed sweep SWEEP.yaml`: a grid of scenario variants, run in parallel, into one table
+(rows.csv, rows.jsonl) and a report. Interrupted sweeps resume where they stopped."""
 
-from ..errors import TestbedError
+from __future__ import annotations
+
+import shlex
+import sys
 
 HELP = "Run a grid of scenario variants (deadlines, platforms, policies, seeds) in parallel."
 
@@ -15,4 +19,22 @@ def add_arguments(p):
 
 
 def run(args):
-    raise TestbedError("`testbed sweep` is not implemented yet")
+    from pathlib import Path
+
+    from ..errors import TestbedError
+    from ..sweep.report import write_report
+    from ..sweep.runner import run_sweep
+    from ..sweep.spec import load_sweep
+    if args.workers is not None and args.workers < 1:
+        raise TestbedError("--workers: expected a number >= 1")
+    if args.duration is not None and not args.duration > 0:
+        raise TestbedError("--duration: expected seconds > 0")
+    spec = load_sweep(args.sweep)
+    out = Path(args.out) if args.out else Path("reports") / "sweeps" / spec.name
+    outcome = run_sweep(spec, out, args.executor, args.workers, args.address, args.duration)
+    write_report(out, spec, outcome.rows, outcome.failed, "testbed " + shlex.join(sys.argv[1:]))
+    print(f"sweep {spec.name}: {outcome.total} points ({outcome.skipped} already done, "
+          f"{outcome.ran} run, {len(outcome.failed)} failed) -> {out}/rows.csv, {out}/report.md")
+    for f in outcome.failed:
+        print(f"  failed point {f['point']} {f['params']}: {f['error']}", file=sys.stderr)
+    return 1 if outcome.failed else 0
