@@ -1,8 +1,43 @@
-"""`testbed compare-training` (not implemented yet)."""
+"""`testbed compare-training RESULT.json...`: the paper's Fig. 6 for your own runs.
 
-from ..errors import TestbedError
+Reads the ``training.json`` records ``testbed train`` writes (any method), groups them by
+(architecture, dataset), and writes under ``--out``, per group, a plot of test accuracy
+against % of the original network's MACs with one line per run (``<arch>-<dataset>.png``)
+and one markdown table of every subnet of every run (``comparison.md``). A malformed
+record is a :class:`~testbed.errors.ConfigError` naming the file and the field. Reads
+JSON, draws with matplotlib (Agg, no pyplot); no torch.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ConfigError
 
 HELP = "Plot accuracy against %% of original MACs for every method; write the table."
+
+STYLES = {"steppingnet": ("tab:red", "o"), "anywidth": ("tab:blue", "s"),
+          "slimmable": ("tab:green", "^"), "static": ("tab:gray", "D")}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training record, reduced to what the comparison needs."""
+    file: str
+    method: str
+    name: str
+    arch: str
+    dataset: str
+    original_accuracy: float
+    samples_seen: int
+    macs_pct: tuple[float, ...]
+    accuracy: tuple[float, ...]
+
+    @property
+    def label(self) -> str:
+        return self.method if self.name.endswith(self.method) else f"{self.method} ({self.name})"
 
 
 def add_arguments(p):
@@ -11,4 +46,107 @@ def add_arguments(p):
 
 
 def run(args):
-    raise TestbedError("`testbed compare-training` is not implemented yet")
+    runs = [read_run(path) for path in args.results]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    groups = group(runs)
+    for (arch, dataset), members in groups.items():
+        path = out / f"{arch}-{dataset}.png"
+        figure(arch, dataset, members).savefig(path, dpi=120)
+        print(path)
+    (out / "comparison.md").write_text(markdown(groups))
+    print(out / "comparison.md")
+    return 0
+
+
+# -- reading ------------------------------------------------------------------------------
+def read_run(path) -> Run:
+    try:
+        blob = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(path, None, "an existing training.json file") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(path, None, f"a JSON training record ({exc})") from None
+    if not isinstance(blob, dict):
+        raise ConfigError(path, None, "a JSON object (a training record)", blob)
+    subnets = _field(blob, "subnets", list, path)
+    if not subnets:
+        raise ConfigError(path, "subnets", "a non-empty list", subnets)
+    pct = tuple(_number(s, "macs_pct", path, f"subnets[{i}]") for i, s in enumerate(subnets))
+    acc = tuple(_number(s, "accuracy", path, f"subnets[{i}]") for i, s in enumerate(subnets))
+    return Run(str(path), _field(blob, "method", str, path), str(blob.get("name", "")),
+               _field(blob, "arch", str, path), _field(blob, "dataset", str, path),
+               float(_number(blob, "original_accuracy", path)),
+               int(_number(blob, "samples_seen", path)), pct, acc)
+
+
+def _field(blob, key: str, kind: type, path, where: str = ""):
+    value = blob.get(key) if isinstance(blob, dict) else None
+    if not isinstance(value, kind) or isinstance(value, bool):
+        name = f"{where}.{key}" if where else key
+        raise ConfigError(path, name, f"a {kind.__name__}", value)
+    return value
+
+
+def _number(blob, key: str, path, where: str = "") -> float:
+    value = blob.get(key) if isinstance(blob, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(path, f"{where}.{key}" if where else key, "a number", value)
+    return value
+
+
+def group(runs: list[Run]) -> dict[tuple[str, str], list[Run]]:
+    """Runs by (arch, dataset), in a stable order: methods as in STYLES, then by name."""
+    order = list(STYLES)
+    out: dict[tuple[str, str], list[Run]] = {}
+    for r in sorted(runs, key=lambda r: (order.index(r.method) if r.method in order else len(order),
+                                         r.name, r.file)):
+        out.setdefault((r.arch, r.dataset), []).append(r)
+    return dict(sorted(out.items()))
+
+
+# -- drawing and writing ----------------------------------------------------------------
+def figure(arch: str, dataset: str, runs: list[Run]):
+    """Accuracy (%) against % of original MACs, one line per run; the original network's
+    accuracy as a dashed line at 100% MACs."""
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(6.4, 4.2), layout="constrained")
+    ax = fig.subplots()
+    for r in runs:
+        color, marker = STYLES.get(r.method, (None, "x"))
+        ax.plot(r.macs_pct, [100 * a for a in r.accuracy], marker=marker, color=color,
+                label=r.label)
+    originals = sorted({r.original_accuracy for r in runs})
+    for a in originals:
+        ax.axhline(100 * a, color="k", lw=0.8, ls="--")
+    ax.plot([], [], color="k", lw=0.8, ls="--", label="original network")
+    ax.set_xlabel("MACs (% of the original network)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"{arch} on {dataset}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return fig
+
+
+def markdown(groups: dict[tuple[str, str], list[Run]]) -> str:
+    lines = ["# Accuracy against MACs per method", ""]
+    for (arch, dataset), runs in groups.items():
+        lines += [f"## {arch} on {dataset}", "",
+                  "| method | run | subnet | MACs (% of original) | accuracy (%) | "
+                  "original accuracy (%) | samples seen |",
+                  "|---|---|---:|---:|---:|---:|---:|"]
+        for r in runs:
+            for k, (pct, acc) in enumerate(zip(r.macs_pct, r.accuracy), start=1):
+                lines.append(f"| {r.method} | {r.name} | {k} | {pct:.2f} | {100 * acc:.2f} | "
+                             f"{100 * r.original_accuracy:.2f} | {r.samples_seen:,} |")
+        lines.append("")
+        lines += _budget_note(runs)
+    return "\n".join(lines)
+
+
+def _budget_note(runs: list[Run]) -> list[str]:
+    seen = {r.samples_seen for r in runs}
+    if len(seen) <= 1:
+        return []
+    return ["**Unequal training budgets**: samples seen differ between these runs "
+            f"({', '.join(f'{r.name}: {r.samples_seen:,}' for r in runs)}).", ""]

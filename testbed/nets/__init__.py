@@ -10,6 +10,7 @@ from .nested import NestedNet
 
 MODEL_KINDS: Registry = Registry("model kind")
 MODEL_KINDS.register("nested")(NestedNet)
+from . import slimmable, static  # noqa: E402,F401  (each registers its model kind)
 
 
 def build_model(config: dict):

@@ -1,0 +1,68 @@
+"""`testbed compare-training` on hand-made training records: one figure per architecture,
+one table of every subnet, a malformed record named in a one-line error (exit 2)."""
+
+import json
+
+import pytest
+
+from testbed.cli import main
+
+
+def record(method, arch="lenet3c1l", pct=(10.0, 30.0, 50.0, 85.0), acc=(0.5, 0.6, 0.7, 0.8),
+           samples=1000):
+    return {"method": method, "name": f"{arch}-cifar10-{method}", "arch": arch,
+            "dataset": "cifar10", "original_macs": 1000, "original_accuracy": 0.82,
+            "samples_seen": samples,
+            "subnets": [{"index": k + 1, "macs_pct": p, "accuracy": a}
+                        for k, (p, a) in enumerate(zip(pct, acc))]}
+
+
+def write(folder, name, blob):
+    path = folder / name
+    path.write_text(blob if isinstance(blob, str) else json.dumps(blob))
+    return str(path)
+
+
+def test_writes_a_figure_per_architecture_and_one_table(tmp_path):
+    files = [write(tmp_path, f"{m}.json", record(m)) for m in ("slimmable", "steppingnet", "anywidth")]
+    files.append(write(tmp_path, "lenet5.json", record("static", arch="lenet5")))
+    out = tmp_path / "out"
+    assert main(["compare-training", *files, "--out", str(out)]) == 0
+    assert (out / "lenet3c1l-cifar10.png").stat().st_size > 0
+    assert (out / "lenet5-cifar10.png").is_file()
+    table = (out / "comparison.md").read_text()
+    rows = [l for l in table.splitlines() if l.startswith("| ") and l[2].isalpha() and "method" not in l]
+    assert len(rows) == 16
+    methods = [r.split("|")[1].strip() for r in rows if "lenet3c1l" in r]
+    assert methods == ["steppingnet"] * 4 + ["anywidth"] * 4 + ["slimmable"] * 4
+    assert "| slimmable | lenet3c1l-cifar10-slimmable | 2 | 30.00 | 60.00 | 82.00 | 1,000 |" in table
+    assert "Unequal" not in table
+
+
+def test_unequal_budgets_are_flagged(tmp_path):
+    files = [write(tmp_path, "a.json", record("steppingnet")),
+             write(tmp_path, "b.json", record("anywidth", samples=10))]
+    assert main(["compare-training", *files, "--out", str(tmp_path / "out")]) == 0
+    assert "Unequal training budgets" in (tmp_path / "out" / "comparison.md").read_text()
+
+
+@pytest.mark.parametrize("blob,field", [
+    ("{not json", "JSON"),
+    ([1, 2], "JSON object"),
+    ({k: v for k, v in record("slimmable").items() if k != "arch"}, "arch"),
+    ({**record("slimmable"), "subnets": []}, "subnets"),
+    ({**record("slimmable"), "subnets": [{"macs_pct": "10", "accuracy": 0.5}]}, "subnets[0].macs_pct"),
+])
+def test_a_malformed_record_is_named_and_exits_2(tmp_path, capsys, blob, field):
+    good = write(tmp_path, "good.json", record("steppingnet"))
+    bad = write(tmp_path, "bad.json", blob)
+    out = tmp_path / "out"
+    assert main(["compare-training", good, bad, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.json" in err and field in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_a_missing_file_exits_2(tmp_path, capsys):
+    assert main(["compare-training", str(tmp_path / "nope.json"), "--out", str(tmp_path)]) == 2
+    assert "nope.json" in capsys.readouterr().err
