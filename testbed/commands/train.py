@@ -1,6 +1,12 @@
-"""`testbed train` (not implemented yet)."""
+"""`testbed train RECIPE`: train a model from a recipe into a run folder (resumable).
 
-from ..errors import TestbedError
+Thin CLI wrapper over :func:`testbed.train.runner.run_training`; prints where the
+checkpoint and the training record went and the per-subnet MACs and accuracy.
+"""
+
+from __future__ import annotations
+
+import shlex
 
 HELP = "Train a model from a recipe (steppingnet, anywidth, slimmable, static)."
 
@@ -8,9 +14,31 @@ HELP = "Train a model from a recipe (steppingnet, anywidth, slimmable, static)."
 def add_arguments(p):
     p.add_argument("recipe", help="recipe YAML file (see recipes/)")
     p.add_argument("--data-root", help="dataset root (default $TESTBED_DATA)")
-    p.add_argument("--out", help="run folder (default runs/<recipe name>/)")
+    p.add_argument("--out", help="run folder (default runs/<recipe name>/); re-run to resume")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--teacher-cache", help="folder of cached teachers (default OUT/../teachers)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def command_line(args) -> str:
+    parts = ["testbed", "train", args.recipe]
+    for flag, value in (("--data-root", args.data_root), ("--out", args.out),
+                        ("--device", args.device), ("--teacher-cache", args.teacher_cache)):
+        if value is not None:
+            parts += [flag, str(value)]
+    return shlex.join(parts)
 
 
 def run(args):
-    raise TestbedError("`testbed train` is not implemented yet")
+    from ..train.recipe import load_recipe
+    from ..train.runner import run_training
+    recipe = load_recipe(args.recipe)
+    out = args.out or f"runs/{recipe.name}"
+    summary = run_training(recipe, args.data_root, out, args.device, command=command_line(args),
+                           show_progress=not args.no_progress, teacher_cache=args.teacher_cache)
+    print(f"{out}/model.pt  (training record: {out}/training.json)")
+    print(f"original: {summary['original_macs']:,} MACs, accuracy {summary['original_accuracy']:.4f}")
+    for s in summary["subnets"]:
+        print(f"subnet {s['index']}: {s['macs_pct']:6.2f}% MACs ({s['macs_dense_pct']:6.2f}% dense), "
+              f"accuracy {s['accuracy']:.4f}")
+    return 0

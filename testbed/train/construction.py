@@ -1,0 +1,214 @@
+"""Moving units between subnets: the structural step of SteppingNet's construction (§III-A1).
+
+After each training round, subnet j = 1..K hands its lowest-scoring units (eq. 3,
+:mod:`.importance`) to subnet j+1 (K+1 = unused). Amounts per iteration t of N:
+
+* subnet 1 moves ``(M_1 - T_1) / (N - t)`` MACs (the paper's quota: the total it must
+  shed over the iterations left; re-computed each iteration so pruning and overshoot are
+  absorbed);
+* subnet j > 1 gives away only the surplus of its own stage over its final share,
+  ``(M_j - M_{j-1}) - (T_j - T_{j-1})``, at most one quota per iteration: it starts giving
+  only once the MAC gap to subnet j-1 warrants it, so it never ends short;
+* in the last iteration every subnet moves exactly ``M_j - T_j`` (within a tolerance
+  window, refined over a few rounds), so every subnet ends at its target.
+
+Units are taken in ascending score order until the moved MACs just exceed the amount,
+skipping a unit that would take the subnet below its target by more than half the
+tolerance (coarse units, e.g. a LeNet-5 conv1 filter is 9% of the original MACs). A
+moved unit loses its synapses into units of smaller subnets automatically (the synapse
+rule is derived from the steps, see :mod:`testbed.nets.nested`) and its pruned synapses
+are revived. MACs are measured with :mod:`testbed.cost`; the selection prices a unit by the live
+weights it takes out of subnet j (from the same synapse rule, :func:`weight_stage`) and
+updates the prices of its neighbours as units are taken, so the selected total is what
+subnet j loses; the last iteration still re-measures and refines.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..cost import LayerCost, weight_stage
+from .importance import Importance, selection_scores
+from .prune import revive
+
+FINAL_ROUNDS = 3      # measure-and-move rounds in the last iteration (pruning may shift counts)
+
+
+def pair_counts(layer: LayerCost) -> np.ndarray:
+    """[out_units, in_units]: live weights (allowed by the synapse rule, not pruned)
+    between each output unit and each input unit of a layer."""
+    live = weight_stage(layer) > 0
+    if layer.keep is not None:
+        live = live & layer.keep
+    return live.reshape(layer.geom.out_units, len(layer.in_steps), -1).sum(-1).astype(np.float64)
+
+
+class Candidates:
+    """The units of stage j (flat arrays ``layer``, ``unit``, ``score``, ``cost``) with the
+    MACs subnet j loses when each one moves: its live incoming weights plus its live
+    outgoing weights into stage-j units (or the classifier). :meth:`take` updates the
+    neighbours' costs, so the running total of taken costs is exact. For subnet 1 the
+    best-scoring unit of every layer is not a candidate (no layer may become empty)."""
+
+    def __init__(self, net, importance: Importance, j: int, growth: float):
+        layers, scores = net.cost_layers(), selection_scores(importance, j, growth)
+        # weighted pair counts of every weight layer: MACs of each (out unit, in unit) pair
+        self.pairs = [pair_counts(c) * c.geom.macs_per_weight for c in layers]
+        self.index, rows = [], []
+        for i, layer in enumerate(net.hidden):
+            units = torch.nonzero(layer.step == j).flatten().cpu().numpy()
+            s = scores[i].cpu().numpy()[units]
+            if j == 1 and len(units):
+                s, units = s[units != units[np.argmax(s)]], units[units != units[np.argmax(s)]]
+            nxt = self.pairs[i + 1]
+            if not layers[i + 1].geom.classifier:
+                nxt = nxt[np.asarray(layers[i + 1].out_steps) == j]
+            cost = self.pairs[i].sum(1)[units] + nxt.sum(0)[units]
+            flat = np.full(layer.step.numel(), -1)
+            flat[units] = np.arange(len(rows), len(rows) + len(units))
+            self.index.append(flat)
+            rows += list(zip([i] * len(units), units, s, cost))
+        cols = list(zip(*rows)) if rows else [(), (), (), ()]
+        self.layer, self.unit = np.array(cols[0], int), np.array(cols[1], int)
+        self.score, self.cost = np.array(cols[2], float), np.array(cols[3], float)
+
+    def take(self, c: int) -> float:
+        """Mark candidate c moved; return its cost and re-price its neighbours."""
+        i, u, cost = self.layer[c], self.unit[c], float(self.cost[c])
+        if i + 1 < len(self.index):           # stage-j consumers lose their synapse from u
+            self._discount(i + 1, self.pairs[i + 1][:, u])
+        if i > 0:                             # stage-j producers no longer feed u in subnet j
+            self._discount(i - 1, self.pairs[i][u, :])
+        return cost
+
+    def _discount(self, layer: int, amounts: np.ndarray) -> None:
+        flat = self.index[layer]
+        mine = flat >= 0
+        self.cost[flat[mine]] -= amounts[mine]
+
+    def joint_cost(self, chosen: np.ndarray) -> float:
+        """MACs subnet j loses if all ``chosen`` candidates (bool mask) move together:
+        their costs minus the synapses between two chosen units (counted twice)."""
+        total = float(self.cost[chosen].sum())
+        for i in range(len(self.index) - 1):
+            outs = self.unit[chosen & (self.layer == i + 1)]
+            ins = self.unit[chosen & (self.layer == i)]
+            total -= float(self.pairs[i + 1][np.ix_(outs, ins)].sum())
+        return total
+
+
+def select(c: Candidates, amount: float, surplus: float, limit: float,
+           tolerance: float) -> list[int]:
+    """Candidates to move: ``amount`` is this iteration's share, ``surplus`` what the
+    stage holds beyond its final share, ``limit`` the most that may leave without taking
+    the subnet below its target - tolerance/2 (all in MACs of subnet j).
+
+    Normally: in ascending score order until the costs just exceed ``amount``, skipping
+    units that would pass ``limit``. First, though, a granularity reserve, so that coarse
+    units (cost > ``tolerance``, e.g. LeNet-5's conv1 filters at 9% of the original MACs
+    each) cannot strand a stage above its share: while the fine units together could not
+    remove the rest of the surplus, this iteration's amount goes to the lowest-scoring
+    coarse units within the limit."""
+    half, order = tolerance / 2, np.argsort(c.score, kind="stable")
+    taken, total = np.zeros(len(order), dtype=bool), 0.0
+    while total < amount:
+        rest = ~taken
+        fine = rest & (c.cost <= tolerance)
+        coarse = [i for i in order if rest[i] and tolerance < c.cost[i] <= limit - total]
+        if surplus - total - half <= c.joint_cost(fine) or not coarse:
+            break
+        taken[coarse[0]], total = True, total + c.take(coarse[0])
+    for i in order:
+        if total >= amount:
+            break
+        if not taken[i] and total + c.cost[i] <= limit:
+            taken[i], total = True, total + c.take(i)
+    return [int(i) for i in order if taken[i]]
+
+
+@torch.no_grad()
+def move(net, layer_ids: np.ndarray, unit_ids: np.ndarray, j: int) -> None:
+    """Move the given units from stage j to stage j+1 and revive their pruned synapses."""
+    for i in np.unique(layer_ids):
+        units = torch.as_tensor(unit_ids[layer_ids == i], device=net.hidden[i].step.device)
+        net.hidden[i].step[units] = j + 1
+        revive(net, int(i), units)
+
+
+def move_from(net, importance: Importance, j: int, growth: float, amount: float,
+              surplus: float, target: float, tolerance: float) -> int:
+    """Move stage j's lowest-scoring units worth ``amount`` MACs (see :func:`select`);
+    return how many moved."""
+    if amount <= 0 or surplus <= tolerance / 2:
+        return 0
+    c = Candidates(net, importance, j, growth)
+    limit = net.subnet_macs()[j - 1] - target + tolerance / 2
+    chosen = select(c, amount, surplus, limit, tolerance)
+    move(net, c.layer[chosen], c.unit[chosen], j)
+    return len(chosen)
+
+
+def construction_moves(net, importance: Importance, targets: list[float], t: int, n_iter: int,
+                       growth: float, tolerance: float) -> list[int]:
+    """All moves of iteration t (0-based) of ``n_iter``; ``targets`` and ``tolerance`` in
+    MACs. Returns the number of units each subnet gave away."""
+    if t == n_iter - 1:
+        return _final_moves(net, importance, targets, growth, tolerance)
+    moved = []
+    macs = net.subnet_macs()
+    quota = (macs[0] - targets[0]) / (n_iter - t)
+    for j in range(1, net.num_steps + 1):
+        macs = net.subnet_macs()
+        surplus = macs[j - 1] - targets[j - 1]
+        if j > 1:   # only what its own stage holds beyond its final share
+            surplus -= max(macs[j - 2] - targets[j - 2], 0)
+        moved.append(move_from(net, importance, j, growth, min(quota, surplus), surplus,
+                               targets[j - 1], tolerance))
+    return moved
+
+
+def _final_moves(net, importance: Importance, targets: list[float], growth: float,
+                 tolerance: float) -> list[int]:
+    """Last iteration: bring every subnet to its target, measuring after every round,
+    then calibrate what coarse units left off target (:func:`calibrate`)."""
+    moved = [0] * net.num_steps
+    for _ in range(FINAL_ROUNDS):
+        for j in range(1, net.num_steps + 1):
+            surplus = net.subnet_macs()[j - 1] - targets[j - 1]
+            moved[j - 1] += move_from(net, importance, j, growth, surplus, surplus,
+                                      targets[j - 1], tolerance)
+    for j in range(1, net.num_steps + 1):
+        moved[j - 1] += calibrate(net, importance, j, growth, targets[j - 1], tolerance)
+    return moved
+
+
+@torch.no_grad()
+def calibrate(net, importance: Importance, j: int, growth: float, target: float,
+              tolerance: float, max_tries: int = 400) -> int:
+    """Our addition for coarse units (the paper does not say how it lands on targets):
+    if subnet j is still above target + tolerance/2, its lowest-scoring unit that gets
+    it below moves on; if it is below target - tolerance/2, the best-scoring units of
+    stage j+1 that fit come back, one at a time, measured exactly. Returns units moved
+    out minus units moved back."""
+    half, steps = tolerance / 2, [layer.step for layer in net.hidden]
+    moved = 0
+    if net.subnet_macs()[j - 1] > target + half:
+        c = Candidates(net, importance, j, growth)
+        over = net.subnet_macs()[j - 1] - target - half
+        fits = [i for i in np.argsort(c.score, kind="stable") if c.cost[i] >= over]
+        if fits:
+            move(net, c.layer[fits[:1]], c.unit[fits[:1]], j)
+            moved += 1
+    scores = selection_scores(importance, j, growth)
+    back = [(float(scores[i][u]), i, int(u)) for i, s in enumerate(steps)
+            for u in torch.nonzero(s == j + 1).flatten().tolist()]
+    for _, i, u in sorted(back, reverse=True)[:max_tries]:
+        if net.subnet_macs()[j - 1] >= target - half:
+            break
+        steps[i][u] = j
+        if net.subnet_macs()[j - 1] > target + half:
+            steps[i][u] = j + 1
+        else:
+            moved -= 1
+    return moved

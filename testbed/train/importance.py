@@ -1,0 +1,48 @@
+"""Neuron importance for SteppingNet's construction (§III-A2, eqs. 1-3).
+
+During construction every hidden unit n gets a gate alpha[k][n] per subnet k, fixed to 1
+in the forward pass (it multiplies the unit's normalised pre-activation, eq. 1); the
+gradient of subnet k's loss with respect to it (eq. 2) says how much subnet k needs the
+unit. :class:`Importance` accumulates |dL_k/dalpha[k][n]| over the batches of one
+iteration; :func:`selection_scores` combines the subnets a unit belongs to (eq. 3). The
+construction (:mod:`.construction`) moves the lowest-scoring units.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def new_gates(net) -> list[torch.Tensor]:
+    """One all-ones gate vector per hidden layer, ready to receive eq. (2)'s gradient."""
+    return [torch.ones(layer.step.numel(), device=layer.step.device, requires_grad=True)
+            for layer in net.hidden]
+
+
+class Importance:
+    """Accumulated |dL_k / dalpha[k][n]| for subnets k = 1..K and every hidden layer."""
+
+    def __init__(self, net):
+        self.acc = [[torch.zeros(layer.step.numel(), dtype=torch.float64, device=layer.step.device)
+                     for layer in net.hidden] for _ in range(net.num_steps)]
+
+    def add(self, k: int, gates: list[torch.Tensor]) -> None:
+        """Add the gate gradients of one backward pass of subnet k's loss."""
+        for acc, gate in zip(self.acc[k - 1], gates):
+            if gate.grad is not None:
+                acc += gate.grad.detach().abs().to(acc.dtype)
+
+    def of(self, k: int) -> list[torch.Tensor]:
+        return self.acc[k - 1]
+
+
+def selection_scores(importance: Importance, j: int, growth: float) -> list[torch.Tensor]:
+    """Eq. (3): score of each unit for subnet j = sum over k = j..K of growth^(k-j) *
+    importance to subnet k (larger subnets weigh more: a unit that stays in subnet j
+    also serves every larger subnet)."""
+    num_steps = len(importance.acc)
+    scores = [torch.zeros_like(a) for a in importance.of(j)]
+    for k in range(j, num_steps + 1):
+        for s, a in zip(scores, importance.of(k)):
+            s += growth ** (k - j) * a
+    return scores

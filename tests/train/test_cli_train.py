@@ -1,0 +1,25 @@
+"""`testbed train` on the command line: bad input is one line and exit status 2; a run
+folder refuses a different recipe; a finished run is not retrained."""
+
+from testbed.cli import main
+
+from conftest import SMOKE
+
+
+def test_bad_recipe_exits_2(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(SMOKE.read_text().replace("iterations: 6", "iterations: six"))
+    assert main(["train", str(bad), "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "steppingnet.iterations" in err and "an integer" in err and err.count("\n") == 1
+
+
+def test_finished_run_is_returned_and_other_recipe_refused(smoke_reference, tmp_path, capsys):
+    _, tmp, _ = smoke_reference
+    out = str(tmp / "run")
+    assert main(["train", str(SMOKE), "--out", out, "--no-progress"]) == 0
+    assert "subnet 4" in capsys.readouterr().out
+    other = tmp_path / "other.yaml"
+    other.write_text(SMOKE.read_text().replace("seed: 0", "seed: 1"))
+    assert main(["train", str(other), "--out", out, "--no-progress"]) == 2
+    assert "use another --out" in capsys.readouterr().err
