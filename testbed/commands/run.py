@@ -135,8 +135,12 @@ def plan(args) -> Plan:
     return Plan(scenario, variants, seeds, out, live, command_line(args))
 
 
-def _simulate(scenario, seeds, live, progress, jobs=None):
-    """Run every seed of one scenario variant; returns its :class:`RunCollector`."""
+def _simulate(scenario, seeds, live, progress, jobs=None, timeline=False):
+    """Run every seed of one scenario variant; returns its :class:`RunCollector`.
+
+    Stage events (several per job) are not kept: only, with ``timeline``, those of the
+    first seed inside the plotted window. Each seed's job records are kept while its
+    metrics are computed (exact percentiles need them all), then written and dropped."""
     from ..report.collect import RunCollector
     from ..sim.engine import simulate
 
@@ -144,10 +148,22 @@ def _simulate(scenario, seeds, live, progress, jobs=None):
     collector = RunCollector(names, idle_w=scenario.platform.idle_w, duration_s=scenario.duration_s,
                              jobs=jobs)
     for seed in seeds:
-        result = simulate(scenario, seed=seed, live=live)
-        collector.add(seed, result.records, result.events, result)
+        events: list = []
+        sink = _window_sink(collector.window, events) if timeline and not collector.seeds else None
+        result = simulate(scenario, seed=seed, live=live, keep_events=False, on_event=sink)
+        collector.add(seed, result.records, events, result)
         progress.update()
     return collector
+
+
+def _window_sink(window: tuple[float, float], into: list):
+    """A sink keeping the stage events that overlap ``window``."""
+    t0, t1 = window
+
+    def sink(event) -> None:
+        if event.end_s >= t0 and event.start_s <= t1:
+            into.append(event)
+    return sink
 
 
 def _system_info(system, agreement: dict) -> dict:
@@ -210,7 +226,7 @@ def run(args):
     with _progress(len(p.seeds) * (1 + len(p.variants))) as progress:
         with atomic_folder(p.out) as tmp:
             with JobsCsvWriter(tmp / "jobs.csv") as jobs:
-                main = _simulate(p.scenario, p.seeds, p.live, progress, jobs)
+                main = _simulate(p.scenario, p.seeds, p.live, progress, jobs, timeline=True)
             curve = [(d, _simulate(sc, p.seeds, p.live, progress).summaries())
                      for d, sc in p.variants]
             report = build_report(p, main, curve, time.perf_counter() - start)

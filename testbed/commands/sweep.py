@@ -18,6 +18,19 @@ def add_arguments(p):
     p.add_argument("--duration", type=float, help="override duration_s of every point")
 
 
+def command_line(args) -> str:
+    """The command as a canonical string built from the parsed arguments (so it does not
+    depend on how the program was invoked)."""
+    words = ["testbed", "sweep", args.sweep]
+    if args.executor != "local":
+        words += ["--executor", args.executor]
+    for flag, value in (("--workers", args.workers), ("--address", args.address),
+                        ("--out", args.out), ("--duration", args.duration)):
+        if value is not None:
+            words += [flag, str(value)]
+    return shlex.join(words)
+
+
 def run(args):
     from pathlib import Path
 
@@ -32,7 +45,7 @@ def run(args):
     spec = load_sweep(args.sweep)
     out = Path(args.out) if args.out else Path("reports") / "sweeps" / spec.name
     outcome = run_sweep(spec, out, args.executor, args.workers, args.address, args.duration)
-    write_report(out, spec, outcome.rows, outcome.failed, "testbed " + shlex.join(sys.argv[1:]))
+    write_report(out, spec, outcome.rows, outcome.failed, command_line(args))
     print(f"sweep {spec.name}: {outcome.total} points ({outcome.skipped} already done, "
           f"{outcome.ran} run, {len(outcome.failed)} failed) -> {out}/rows.csv, {out}/report.md")
     for f in outcome.failed:

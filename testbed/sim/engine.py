@@ -3,10 +3,11 @@
 Sits between :mod:`testbed.scenario` (validated input) and :mod:`testbed.report` (metrics
 over the records). Every system runs on its own platform instance under the same budget
 trace and the same frames (DESIGN.md §5), one system after the other, each in its own
-SimPy environment with one process (:mod:`testbed.sim.processor`: one timeout per job or
-idle period); when a step ends is computed analytically by :mod:`testbed.sim.trace`.
-Records stream to ``on_record``/``on_event`` as jobs end (per system, in the order jobs
-end), so a long run need not keep them (``keep=False``: memory stays flat with duration).
+SimPy environment with one process (:mod:`testbed.sim.processor`: one timeout per job);
+when a step ends is computed analytically by :mod:`testbed.sim.trace`. Records stream to
+``on_record``/``on_event`` as jobs end (per system, in the order jobs end), so a long run
+need not keep them (``keep=False``: memory stays flat with duration; ``keep_events=False``
+keeps the records but not the stage events, which are several per job).
 
 Accounting: ``macs_executed`` counts everything the processor served for a job (a step cut
 by the deadline or abandoned counts in proportion to the work it got);
@@ -14,6 +15,10 @@ by the deadline or abandoned counts in proportion to the work it got);
 abandoned steps and, for non-incremental bundles, completed subnets superseded by a later
 one. A job whose frame waits for a higher-priority frame is stopped at a step boundary and
 emits what it has.
+
+Faults (a scenario's ``faults:`` section, :mod:`testbed.sim.faults`) are drawn once per
+seed: stalls are already in the trace every system sees, drop-outs, bursts and stage
+failures in the frames, and the mis-estimated budget signal is handed to each processor.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Iterator
 
 import simpy
 
+from .faults import FaultPlan, plan, stall_trace
 from .outcomes import replay_outcomes
 from .processor import Processor, Sink
 from .records import JobRecord, StageEvent
@@ -42,28 +48,39 @@ class SimResult:
 
 
 def make_trace(scenario, seed: int | None = None) -> Trace:
-    """The budget trace of one run (generated from ``seed``, or the scenario's file)."""
+    """The budget trace of one run (generated from ``seed``, or the scenario's file),
+    with the run's processor stalls in it."""
     seed = scenario.seed if seed is None else seed
-    return scenario.budget.generate(component_rng(seed, "budget"), scenario.horizon_s)
+    trace = scenario.budget.generate(component_rng(seed, "budget"), scenario.horizon_s)
+    return stall_trace(trace, fault_plan(scenario, seed).stalls, scenario.horizon_s)
+
+
+def fault_plan(scenario, seed: int) -> FaultPlan:
+    """The faults of run ``seed`` (none without a ``faults:`` section)."""
+    return plan(getattr(scenario, "faults", None), seed, scenario.horizon_s,
+                [c.name for c in scenario.workload])
 
 
 def simulate(scenario, seed: int | None = None, *, live=None,
              on_record: Sink | None = None, on_event: Sink | None = None,
-             keep: bool = True) -> SimResult:
+             keep: bool = True, keep_events: bool | None = None) -> SimResult:
     """Run every system of ``scenario``; ``live``: a :class:`~testbed.sim.live.LiveRunner`
-    to classify the real images instead of replaying ``eval.npz``."""
+    to classify the real images instead of replaying ``eval.npz``. ``keep_events``
+    (default: as ``keep``) says whether ``result.events`` collects the stage events."""
     seed = scenario.seed if seed is None else seed
     result = SimResult(tuple(s.name for s in scenario.systems), seed, make_trace(scenario, seed))
     emit_record = _fanout(result.records.append if keep else None, on_record)
-    emit_event = _fanout(result.events.append if keep else None, on_event)
+    keep_events = keep if keep_events is None else keep_events
+    emit_event = _fanout(result.events.append if keep_events else None, on_event)
+    faults = fault_plan(scenario, seed)
     for spec in scenario.systems:
         outcomes = replay_outcomes(spec.bundle)
         if live is not None:
-            used = sorted({f.sample_id for f in _frames(scenario, seed)})
+            used = sorted({f.sample_id for f in _frames(scenario, seed, faults)})
             outcomes, result.live_agreement[spec.name] = live.outcomes(spec.bundle, used)
         env = simpy.Environment()
-        Processor(env, scenario, spec, seed, result.trace, outcomes, emit_record, emit_event
-                  ).start(_frames(scenario, seed))
+        Processor(env, scenario, spec, seed, result.trace, outcomes, emit_record, emit_event,
+                  signal=faults.signal).start(_frames(scenario, seed, faults))
         env.run()
     if keep:
         order = {name: i for i, name in enumerate(result.systems)}
@@ -71,8 +88,9 @@ def simulate(scenario, seed: int | None = None, *, live=None,
     return result
 
 
-def _frames(scenario, seed: int) -> Iterator[Frame]:
-    return frames(scenario.workload, seed, scenario.duration_s, scenario.sample_ids)
+def _frames(scenario, seed: int, faults: FaultPlan | None = None) -> Iterator[Frame]:
+    faults = fault_plan(scenario, seed) if faults is None else faults
+    return frames(scenario.workload, seed, scenario.duration_s, scenario.sample_ids, faults)
 
 
 def _fanout(*sinks: Sink | None) -> Sink | None:

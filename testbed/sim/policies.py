@@ -64,7 +64,9 @@ class DeadlineAware(Policy):
         k = obs.done + 1
         if k > len(obs.work_s):
             return 0
-        return k if k <= self.min_stages or obs.fits(k, obs.budget_estimate, self.margin) else 0
+        if k <= self.min_stages:
+            return k
+        return k if obs.fits(k, obs.budget_estimate, self.margin) else 0
 
 
 @POLICIES.register("confidence")

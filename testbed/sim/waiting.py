@@ -27,11 +27,11 @@ class WaitingRoom:
         """Admit ``frame``; return the frames this drops (possibly ``frame`` itself)."""
         i = frame.job_class
         queue = self.queues[i]
-        dropped = self._expire(queue, frame.arrival_s)
+        dropped = self._expire(queue, frame.arrival_s) if queue else []
         rule = self.rules[i]
         if rule == "skip_new" and (queue or self.running_class == i):
             return dropped + [frame]
-        if rule == "drop_old":
+        if rule == "drop_old" and queue:
             dropped += queue
             self.size -= len(queue)
             queue.clear()
@@ -43,7 +43,10 @@ class WaitingRoom:
         """The next frame to start at ``now_s``; expired frames are appended to ``dropped``."""
         for i in self.order:
             queue = self.queues[i]
-            dropped += self._expire(queue, now_s)
+            if not queue:
+                continue
+            if queue[0].deadline_s <= now_s:
+                dropped += self._expire(queue, now_s)
             if queue:
                 self.size -= 1
                 return queue.popleft()

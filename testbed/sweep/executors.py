@@ -18,6 +18,7 @@ from ..errors import TestbedError
 from ..registry import Registry
 
 EXECUTORS: Registry = Registry("executor")
+CONNECT_TIMEOUT = "10s"  # to an existing scheduler (--address): then it is an error
 
 
 def default_workers() -> int:
@@ -30,13 +31,17 @@ def run_local(fn: Callable, points: list, workers: int | None, address: str | No
         raise TestbedError("--address is for --executor dask")
     workers = workers or default_workers()
     if workers == 1:
-        for p in points:
-            yield p, _call(fn, p)
-        return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return ((p, _call(fn, p)) for p in points)
+    return _pool_results(ProcessPoolExecutor(max_workers=workers), fn, points)
+
+
+def _pool_results(pool: ProcessPoolExecutor, fn: Callable, points: list) -> Iterator:
+    try:
         futures = {pool.submit(_call, fn, p): p for p in points}
         for fut in as_completed(futures):
             yield futures[fut], fut.result()
+    finally:  # interrupted: drop the points not started instead of running them all
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _call(fn: Callable, point):
@@ -48,20 +53,30 @@ def _call(fn: Callable, point):
 
 @EXECUTORS.register("dask")
 def run_dask(fn: Callable, points: list, workers: int | None, address: str | None) -> Iterator:
+    """Connects (or starts the local cluster) at once, so an unreachable scheduler is an
+    error before any point runs; the points run as the returned iterator is consumed."""
     try:
-        from distributed import Client, LocalCluster, as_completed as dask_completed
+        from distributed import Client, LocalCluster
     except ImportError:  # pragma: no cover - a declared dependency
         raise TestbedError("--executor dask needs the 'distributed' package") from None
     cluster = None
     try:
         if address:
-            client = Client(address, timeout="10s")
+            client = Client(address, timeout=CONNECT_TIMEOUT)
         else:
             cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1,
                                    processes=True, dashboard_address=None)
             client = Client(cluster)
-    except OSError as exc:
-        raise TestbedError(f"--address {address}: cannot reach the Dask scheduler ({exc})") from None
+    except (OSError, ValueError) as exc:
+        if cluster is not None:
+            cluster.close()
+        where = f"--address {address}" if address else "--executor dask"
+        raise TestbedError(f"{where}: cannot reach the Dask scheduler ({exc})") from None
+    return _dask_results(client, cluster, fn, points)
+
+
+def _dask_results(client, cluster, fn: Callable, points: list) -> Iterator:
+    from distributed import as_completed as dask_completed
     try:
         futures = {client.submit(_call, fn, p, pure=False): p for p in points}
         for fut in dask_completed(futures):

@@ -31,7 +31,7 @@ def run_point(base: str, point: Point, duration_s: float | None) -> list[dict]:
     from ..report.metrics import seed_summaries
     from ..sim.engine import simulate
     scenario = load_point(base, point, duration_s)
-    result = simulate(scenario)
+    result = simulate(scenario, keep_events=False)
     summaries = seed_summaries(result.records, idle_w=scenario.platform.idle_w,
                                duration_s=scenario.duration_s, systems=result.systems,
                                seed=result.seed)

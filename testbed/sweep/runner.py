@@ -43,10 +43,10 @@ def run_sweep(spec: SweepSpec, out: Path, executor: str = "local", workers: int 
     store = Store(out)
     done = store.done_keys()
     todo = [p for p in spec.points() if p.key not in done]
+    results = run(PointTask(str(spec.base), duration_s), todo, workers, address) if todo else iter(())
     store.clear_failures()
     failed = []
-    for point, result in _progress(run(PointTask(str(spec.base), duration_s), todo, workers, address),
-                                   len(todo), progress):
+    for point, result in _progress(results, len(todo), progress):
         if isinstance(result, BaseException):
             failure = {"point": point.index, "point_key": point.key, "params": point.params,
                        "error": f"{type(result).__name__}: {result}"}

@@ -1,0 +1,282 @@
+#!/usr/bin/env python
+"""Simulator and sweep benchmark (issue 8, points 3-4); prints one JSON document and
+writes it to ``reports/bench/bench_sim.json``.
+
+1. Speed: one simulated hour of a 30 fps camera (33.333 ms period, 1 ms jitter, 30 ms
+   deadline) with 4-stage toy bundles under a fluctuating (Markov) budget, one system at
+   a time (SteppingNet and any-width with ``deadline_aware``, slimmable and static with
+   ``pick_at_start``), per-job records streamed to a sink rather than kept. In the same
+   run, the floor the library itself sets: a bare SimPy loop with the same number of
+   processes and timeouts as that system's simulation and no model logic. CPU seconds
+   (``time.process_time``), best of ``--repeat``. Targets: testbed <= 2x the bare loop;
+   one hour under 5 s per system.
+2. Memory: peak RSS (``ru_maxrss`` of a fresh child process) of a 1-hour and a 24-hour
+   run of one system with every job row streamed to a ``jobs.csv`` on disk. Target:
+   24 h <= 1.5x 1 h.
+3. Sweep: a 40-point sweep (8 deadlines x 5 seeds, every system) with 1 and 2 local
+   workers; wall-clock speed-up.
+
+The toy bundles (no trained models needed) are built in a temporary folder with
+``tests/toybundle.py``; they have the planned bundles' per-stage MACs (10/30/50/85% of
+LeNet-3C1L's 10.57 MMACs), which is all the simulator's speed depends on.
+
+    python scripts/bench_sim.py                        # the figures in README
+    python scripts/bench_sim.py --hours 0.05 --long-hours 0.2 --sweep-duration 2  # smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # tests.toybundle
+    sys.path.insert(0, str(ROOT))
+
+SYSTEMS = (  # name (= bundle method), policy
+    ("steppingnet", "deadline_aware"), ("anywidth", "deadline_aware"),
+    ("slimmable", "pick_at_start"), ("static", "pick_at_start"))
+MEMORY_SYSTEM = "steppingnet"
+TARGET_RATIO, TARGET_S_PER_HOUR, TARGET_MEMORY = 2.0, 5.0, 1.5
+SWEEP_DEADLINES_MS = (8, 12, 16, 20, 25, 30, 40, 60)
+SWEEP_SEEDS = (1, 2, 3, 4, 5)
+
+
+def scenario_dict(systems, models: Path, duration_s: float) -> dict:
+    """30 fps camera on a platform like ``scenarios/autonomous_brake.yaml``, under a
+    Markov budget (normal / power-save / throttled; dwell times of seconds)."""
+    return {
+        "name": "bench", "seed": 1, "duration_s": duration_s,
+        "platform": {"peak_gmacs": 0.4, "stage_overhead_ms": 0.2, "pj_per_mac": 500.0,
+                     "idle_w": 0.05},
+        "budget": {"kind": "markov", "start": "normal", "modes": {
+            "normal": {"budget": 1.0, "dwell_s": [2, 20]},
+            "power_save": {"budget": 0.4, "dwell_s": [1, 10]},
+            "throttle": {"budget": 0.2, "dwell_s": [1, 5]}}},
+        "workload": [{"name": "camera", "kind": "periodic", "period_ms": 33.333,
+                      "jitter_ms": 1.0, "deadline_ms": 30, "overrun": "drop_old"}],
+        "cost_model": "macs",
+        "systems": [{"name": name, "model": str(models / name), "policy": {"name": policy}}
+                    for name, policy in systems]}
+
+
+def write_scenario(folder: Path, systems, duration_s: float, name: str) -> Path:
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(scenario_dict(systems, folder / "models", duration_s),
+                                   sort_keys=False))
+    return path
+
+
+def make_models(folder: Path) -> None:
+    from tests.toybundle import make_toy_bundle
+    for i, (name, _) in enumerate(SYSTEMS):
+        make_toy_bundle(folder / "models" / name, method=name, seed=i, num_samples=1000)
+
+
+# -- speed ------------------------------------------------------------------------------
+
+def count_simpy(scenario) -> tuple[int, int, int]:
+    """(processes, timeouts, records) of one simulation, counted in an untimed run."""
+    import simpy
+
+    from testbed.sim.engine import simulate
+    counts = {"process": 0, "timeout": 0}
+
+    class Counting(simpy.Environment):
+        def process(self, generator):
+            counts["process"] += 1
+            return super().process(generator)
+
+        def timeout(self, delay, value=None):
+            counts["timeout"] += 1
+            return super().timeout(delay, value)
+
+    records = [0]
+    real, simpy.Environment = simpy.Environment, Counting
+    try:
+        simulate(scenario, keep=False, on_record=lambda r: records.__setitem__(0, records[0] + 1))
+    finally:
+        simpy.Environment = real
+    return counts["process"], counts["timeout"], records[0]
+
+
+def time_simulation(scenario, repeat: int) -> float:
+    from testbed.sim.engine import simulate
+    best = float("inf")
+    for _ in range(repeat):
+        sink = []
+        start = time.process_time()
+        simulate(scenario, keep=False, on_record=sink.append)
+        best = min(best, time.process_time() - start)
+        del sink
+    return best
+
+
+def bare_simpy(processes: int, timeouts: int, period_s: float) -> None:
+    """``processes`` processes sharing ``timeouts`` timeouts, no model logic."""
+    import simpy
+    env = simpy.Environment()
+
+    def loop(n: int):
+        for _ in range(n):
+            yield env.timeout(period_s)
+    for i in range(processes):
+        env.process(loop(timeouts // processes + (i < timeouts % processes)))
+    env.run()
+
+
+def time_bare(processes: int, timeouts: int, period_s: float, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.process_time()
+        bare_simpy(processes, timeouts, period_s)
+        best = min(best, time.process_time() - start)
+    return best
+
+
+def speed(folder: Path, hours: float, repeat: int) -> dict:
+    from testbed.scenario import load_scenario
+    out = {}
+    for system in SYSTEMS:
+        scenario = load_scenario(write_scenario(folder, [system], hours * 3600, system[0]))
+        processes, timeouts, jobs = count_simpy(scenario)
+        sim_s = time_simulation(scenario, repeat)
+        bare_s = time_bare(processes, timeouts, 1 / 30, repeat)
+        out[system[0]] = {"policy": system[1], "jobs": jobs, "simpy_processes": processes,
+                          "simpy_timeouts": timeouts, "sim_cpu_s": round(sim_s, 3),
+                          "sim_cpu_s_per_hour": round(sim_s / hours, 3),
+                          "us_per_job": round(sim_s / jobs * 1e6, 2),
+                          "bare_simpy_cpu_s": round(bare_s, 3),
+                          "ratio_to_bare": round(sim_s / bare_s, 2)}
+    return out
+
+
+# -- memory -----------------------------------------------------------------------------
+
+def memory_child(scenario_path: str, jobs_csv: str) -> None:
+    """Run in a fresh process: simulate with every job row streamed to ``jobs_csv``;
+    print peak RSS (MiB) after loading and at the end."""
+    from testbed.report.writers import JobsCsvWriter
+    from testbed.scenario import load_scenario
+    from testbed.sim.engine import simulate
+    scenario = load_scenario(scenario_path)
+    loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    start = time.process_time()
+    with JobsCsvWriter(jobs_csv) as jobs:
+        simulate(scenario, keep=False, on_record=lambda r: jobs.write((r,)))
+        rows = jobs.rows
+    print(json.dumps({"rows": rows, "cpu_s": round(time.process_time() - start, 2),
+                      "rss_loaded_mib": round(loaded, 1),
+                      "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                                            / 1024, 1),
+                      "jobs_csv_mib": round(os.path.getsize(jobs_csv) / 2**20, 1)}))
+
+
+def memory(folder: Path, hours: tuple[float, float]) -> dict:
+    system = next(s for s in SYSTEMS if s[0] == MEMORY_SYSTEM)
+    runs = {}
+    for h in hours:
+        path = write_scenario(folder, [system], h * 3600, f"memory-{h:g}h")
+        csv_path = folder / f"jobs-{h:g}h.csv"
+        child = subprocess.run([sys.executable, __file__, "--memory-child", str(path), str(csv_path)],
+                               capture_output=True, text=True, check=True)
+        runs[f"{h:g}h"] = json.loads(child.stdout)
+        csv_path.unlink()
+    short, long = (runs[f"{h:g}h"] for h in hours)
+    return {"system": MEMORY_SYSTEM, "runs": runs,
+            "ratio": round(long["peak_rss_mib"] / short["peak_rss_mib"], 3)}
+
+
+# -- sweep ------------------------------------------------------------------------------
+
+def sweep(folder: Path, duration_s: float, workers: tuple[int, ...]) -> dict:
+    from testbed.sweep.runner import run_sweep
+    from testbed.sweep.spec import load_sweep
+    write_scenario(folder, SYSTEMS, duration_s, "sweep-base")
+    (folder / "sweep.yaml").write_text(yaml.safe_dump({
+        "name": "bench", "base": "sweep-base.yaml",
+        "grid": {"workload.0.deadline_ms": list(SWEEP_DEADLINES_MS), "seed": list(SWEEP_SEEDS)}}))
+    spec = load_sweep(folder / "sweep.yaml")
+    wall, tables = {}, {}
+    for n in workers:
+        out = folder / f"sweep-{n}"
+        start = time.perf_counter()
+        outcome = run_sweep(spec, out, "local", n, progress=False)
+        wall[n] = time.perf_counter() - start
+        assert not outcome.failed, outcome.failed
+        tables[n] = sorted(json.dumps(r, sort_keys=True) for r in outcome.rows)
+    one, two = workers
+    return {"points": len(spec.points()), "systems": len(SYSTEMS),
+            "simulated_s_per_point": duration_s,
+            "wall_s": {str(n): round(s, 2) for n, s in wall.items()},
+            "speedup": round(wall[one] / wall[two], 2),
+            "efficiency": round(wall[one] / wall[two] / (two / one), 2),
+            "identical_rows": tables[one] == tables[two]}
+
+
+# -- main -------------------------------------------------------------------------------
+
+def host() -> dict:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    import simpy
+    return {"python": platform.python_version(), "simpy": simpy.__version__,
+            "machine": platform.machine(), "processor": platform.processor() or None,
+            "cores": cores, "load_avg_1m": round(os.getloadavg()[0], 2)}
+
+
+def verdict(doc: dict) -> dict:
+    systems = doc["speed"].values()
+    return {"ratio_to_bare_max": max(s["ratio_to_bare"] for s in systems),
+            "ratio_target": TARGET_RATIO,
+            "ratio_met": all(s["ratio_to_bare"] <= TARGET_RATIO for s in systems),
+            "s_per_hour_max": max(s["sim_cpu_s_per_hour"] for s in systems),
+            "s_per_hour_target": TARGET_S_PER_HOUR,
+            "s_per_hour_met": all(s["sim_cpu_s_per_hour"] < TARGET_S_PER_HOUR for s in systems),
+            "memory_ratio": doc["memory"]["ratio"], "memory_target": TARGET_MEMORY,
+            "memory_met": doc["memory"]["ratio"] <= TARGET_MEMORY}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--hours", type=float, default=1.0, help="simulated hours for the speed test")
+    p.add_argument("--repeat", type=int, default=3, help="timings per figure (best is kept)")
+    p.add_argument("--long-hours", type=float, default=24.0, help="long run of the memory test")
+    p.add_argument("--sweep-duration", type=float, default=60.0,
+                   help="simulated seconds per sweep point")
+    p.add_argument("--out", default=str(ROOT / "reports" / "bench" / "bench_sim.json"))
+    p.add_argument("--memory-child", nargs=2, metavar=("SCENARIO", "JOBS_CSV"), help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.memory_child:
+        memory_child(*args.memory_child)
+        return 0
+    words = argv if argv is not None else sys.argv[1:]
+    shown = [w for i, w in enumerate(words) if "--out" not in (w.split("=")[0], words[i - 1] if i else "")]
+    command = " ".join(["python scripts/bench_sim.py", *shown])
+    with tempfile.TemporaryDirectory(prefix="bench_sim-") as tmp:
+        folder = Path(tmp)
+        make_models(folder)
+        doc = {"command": command, "host": host(),
+               "speed": speed(folder, args.hours, args.repeat),
+               "memory": memory(folder, (args.hours, args.long_hours)),
+               "sweep": sweep(folder, args.sweep_duration, (1, 2))}
+    doc["verdict"] = verdict(doc)
+    text = json.dumps(doc, indent=2)
+    print(text)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
