@@ -95,6 +95,22 @@ class Bundle:
         return self.path / self.manifest.stages[k - 1].file
 
 
+def is_file(path: Path) -> bool:
+    """``path.is_file()``, false too for a path the OS refuses (a name too long, ...)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
+def is_dir(path: Path) -> bool:
+    """``path.is_dir()``, false too for a path the OS refuses (a name too long, ...)."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
 def sha256_file(path: str | os.PathLike) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -106,11 +122,11 @@ def sha256_file(path: str | os.PathLike) -> str:
 def load_bundle(path: str | os.PathLike, verify: bool = False) -> Bundle:
     """Read and validate a bundle folder; ``verify`` also checks every stage's sha256."""
     root = Path(path)
-    if not root.is_dir():
+    if not is_dir(root):
         raise BundleError(f"{root}: model bundle folder not found")
     manifest = read_manifest(root / "manifest.json")
     for st in manifest.stages:
-        if not (root / st.file).is_file():
+        if not is_file(root / st.file):
             raise BundleError(f"{root / 'manifest.json'}: stages[{st.index - 1}].file: "
                               f"{st.file} is missing from the bundle")
         if verify:

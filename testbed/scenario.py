@@ -8,12 +8,14 @@ scenario file. Overrides (``{"workload.0.deadline_ms": 20}``) edit the raw YAML 
 validation, so they are checked like the file itself. Inner code never sees raw dicts.
 
 Top-level keys: ``name``, ``description``, ``seed``, ``duration_s``, ``platform``,
-``budget``, ``workload``, ``cost_model``, ``systems`` (see ``scenarios/*.yaml``).
+``budget``, ``workload``, ``cost_model``, ``systems`` (see ``scenarios/*.yaml``), and
+optionally ``faults`` (:mod:`testbed.sim.faults`; ``scenarios/faults.yaml``).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import os
 from dataclasses import dataclass, field
@@ -22,18 +24,21 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .bundle import Bundle, load_bundle
+from .bundle import Bundle, is_dir, is_file, load_bundle
 from .errors import BundleError, ConfigError
 from .sim.budgets import BUDGETS, TraceFile
+from .sim.faults import Faults
 from .sim.params import failer, join, parse, parse_kind
 from .sim.platform import COST_MODELS, Platform, read_profile
 from .sim.policies import POLICIES, Policy
 from .sim.workload import JobClass, parse_workload
 
 TOP_KEYS = ("name", "description", "seed", "duration_s", "platform", "budget", "workload",
-            "cost_model", "systems")
+            "cost_model", "systems", "faults")
 REQUIRED = ("duration_s", "platform", "budget", "workload", "systems")
 SYSTEM_KEYS = ("name", "model", "policy")
+MAX_EVENTS = 1e8  # arrivals, budget steps or fault windows one run may draw (beyond: it
+#                   could not finish, and numpy cannot draw that many Poisson events)
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,7 @@ class Scenario:
     workload: tuple[JobClass, ...]
     cost_model: str
     systems: tuple[SystemSpec, ...]
+    faults: Faults | None = None  # None: a fault-free platform
     raw: dict = field(compare=False, repr=False, default_factory=dict)
 
     @property
@@ -137,6 +143,14 @@ def parse_scenario(raw: dict, file: Path, with_systems: bool = True) -> Scenario
     cost_model = raw.get("cost_model", "macs")
     if cost_model not in COST_MODELS:
         raise ConfigError(file, "cost_model", f"one of {', '.join(COST_MODELS)}", cost_model)
+    scenario = _scenario(raw, file, base, workload, cost_model, with_systems)
+    for where in ("workload", "budget", "faults"):
+        _check_scale(getattr(scenario, where), scenario.horizon_s, file, where)
+    return scenario
+
+
+def _scenario(raw: dict, file: Path, base: Path, workload, cost_model: str,
+              with_systems: bool) -> Scenario:
     return Scenario(
         name=_string(raw.get("name", file.stem), file, "name"),
         description=str(raw.get("description", "")).strip(),
@@ -148,8 +162,42 @@ def parse_scenario(raw: dict, file: Path, with_systems: bool = True) -> Scenario
         workload=workload,
         cost_model=cost_model,
         systems=_systems(raw["systems"], file, base, workload, cost_model) if with_systems else (),
+        faults=_faults(raw.get("faults"), file, workload),
         raw=raw,
     )
+
+
+def _check_scale(node: object, span_s: float, file: Path, where: str) -> None:
+    """No rate, period or step may ask for more than MAX_EVENTS events over the run."""
+    if isinstance(node, (list, tuple)):
+        for i, item in enumerate(node):
+            _check_scale(item, span_s, file, join(where, i))
+    elif isinstance(node, dict):
+        for key, item in node.items():
+            _check_scale(item, span_s, file, join(where, key))
+    elif dataclasses.is_dataclass(node) and not isinstance(node, type):
+        for f in dataclasses.fields(node):
+            value = getattr(node, f.name)
+            if _events(f.name, value, span_s) > MAX_EVENTS:
+                raise ConfigError(file, join(where, f.name), f"at most {MAX_EVENTS:.0e} events "
+                                  f"over the run's {span_s:g} s (duration_s plus the longest "
+                                  "deadline)", value)
+            inner = where if f.name == "arrivals" else join(where, f.name)  # flat in YAML
+            _check_scale(value, span_s, file, inner)
+
+
+def _events(name: str, value: object, span_s: float) -> float:
+    if not isinstance(value, (int, float, tuple)) or isinstance(value, bool) or value is None:
+        return 0.0
+    if name == "rate_hz":
+        return value * span_s
+    if name in ("period_ms", "step_ms"):
+        return span_s * 1e3 / value
+    if name == "step_s":
+        return span_s / value
+    if name == "dwell_s":
+        return span_s / value[0]
+    return 0.0
 
 
 def _check_keys(raw: dict, allowed, required, file: Path, where: str) -> None:
@@ -184,11 +232,19 @@ def _duration(value: object, file: Path) -> float:
 def _budget(raw: object, file: Path, base: Path):
     budget = parse_kind(BUDGETS, raw, str(file), "budget")
     if isinstance(budget, TraceFile):
-        if not (base / budget.file).is_file():
+        if not is_file(base / budget.file):
             raise ConfigError(file, "budget.file", "an existing trace CSV (relative to the "
                               "scenario file)", budget.file)
         return budget.load(base)
     return budget
+
+
+def _faults(raw: object, file: Path, workload: tuple[JobClass, ...]) -> Faults | None:
+    if raw is None:
+        return None
+    faults = parse(Faults, raw, str(file), "faults")
+    faults.check_classes([c.name for c in workload], failer(str(file), "faults"))
+    return faults
 
 
 def _systems(raw: object, file: Path, base: Path, workload: tuple[JobClass, ...],
@@ -225,7 +281,7 @@ def _system(raw: object, file: Path, where: str, base: Path, workload, cost_mode
 
 
 def _bundle(model: Path, file: Path, where: str) -> Bundle:
-    if not model.is_dir():
+    if not is_dir(model):
         raise ConfigError(file, where, "a model bundle folder (relative to the scenario "
                           "file)", str(model))
     try:

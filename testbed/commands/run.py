@@ -87,7 +87,8 @@ def _check_numbers(args) -> None:
         raise TestbedError(f"--seeds: expected a positive number of seeds, got {args.seeds}")
     if args.duration is not None and not (math.isfinite(args.duration) and args.duration > 0):
         raise TestbedError(f"--duration: expected a positive number of seconds, got {args.duration}")
-    if args.trace is not None and not Path(args.trace).is_file():
+    from ..bundle import is_file
+    if args.trace is not None and not is_file(Path(args.trace)):
         raise TestbedError(f"--trace: {args.trace}: file not found")
 
 

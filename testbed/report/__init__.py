@@ -12,7 +12,8 @@ PNG figures. ``metrics.json``::
      "seeds": [int], "duration_s": float, "confidence": 0.95,
      "systems": {NAME: {"bundle": str, "method": str, "policy": str,   # when known
                         "metrics": {METRIC: INTERVAL},
-                        "classes": {JOB_CLASS: {METRIC: INTERVAL}}}},
+                        "classes": {JOB_CLASS: {METRIC: INTERVAL}},
+                        "faults": {FAULT_GROUP: {METRIC: INTERVAL}}}},  # runs with faults
      "deadline_sweep": [{"deadline_ms": float,
                          "systems": {NAME: {"metrics": {METRIC: INTERVAL}}}}]}
 

@@ -53,6 +53,9 @@ def _system_doc(summary: SystemSummary, info: Mapping | None = None,
     if classes:
         doc["classes"] = {c: {m: v.to_dict() for m, v in ms.items()}
                           for c, ms in summary.classes.items()}
+    if classes and summary.faults:
+        doc["faults"] = {g: {m: v.to_dict() for m, v in ms.items()}
+                         for g, ms in summary.faults.items()}
     return doc
 
 

@@ -11,7 +11,8 @@ from typing import Mapping
 
 from .document import Report
 from .metrics import Interval, SystemSummary
-from .table import class_table, deadline_table, summary_table
+from .table import COLUMNS, class_table, deadline_table, metric_rows, summary_table
+from .table import render as render_table
 
 
 def _pct(v: Interval) -> str:
@@ -117,11 +118,25 @@ def render(report: Report, figures: Mapping[str, str]) -> str:
     out += _figure(figures, "rates", "Deadline hit rate and accuracy at deadline")
     if any(s.classes for s in report.summaries.values()):
         out += ["## Per job class", "", class_table(report.summaries, True), ""]
+    if any(s.faults for s in report.summaries.values()):
+        out += ["## By fault window", "", FAULTS_NOTE, "", fault_table(report.summaries), ""]
     out += _sections(report, figures)
     out += ["## Files", "", "- `metrics.json`: every metric per system and class, with "
             "per-seed values and 95% intervals", "- `jobs.csv`: one row per job and system",
             "- `trace.csv`: the budget trace of the first seed", ""]
     return "\n".join(out)
+
+
+FAULTS_NOTE = ("Jobs grouped by the faults that touched them: `stall` (a processor stall "
+               "overlapped the job), `dropout` (the frame was lost), `burst` (it arrived in a "
+               "sensor burst), `stage_failure` (one of its stages raised), `none`.")
+
+
+def fault_table(summaries: Mapping[str, SystemSummary]) -> str:
+    """One row per (system, fault group), as Markdown."""
+    headers = ["system / fault"] + [h for h, _, _ in COLUMNS]
+    named = {f"{n} / {g}": m for n, s in summaries.items() for g, m in s.faults.items()}
+    return render_table(headers, metric_rows(named), True)
 
 
 def _sections(report: Report, figures: Mapping[str, str]) -> list[str]:

@@ -7,7 +7,9 @@ plain values; nothing here writes a file or draws. Every metric is computed once
 interval. With one seed (or one seed with a defined value) the interval is ``None``:
 one run says nothing about run-to-run spread, and we do not pretend it does.
 Percentiles use numpy's linear interpolation within one seed; the reported value is the
-mean of the per-seed percentiles.
+mean of the per-seed percentiles. Runs with faults (:mod:`testbed.sim.faults`) are also
+broken down by fault window (:func:`fault_group`: ``none``, ``stall``, ``dropout``,
+``burst``, ``stage_failure`` and their ``+`` combinations).
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class SeedSummary:
     seed: int
     metrics: dict[str, float | None]
     classes: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    faults: dict[str, dict[str, float | None]] = field(default_factory=dict)  # by fault_group
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ class SystemSummary:
     seeds: tuple[int, ...]
     metrics: dict[str, Interval]
     classes: dict[str, dict[str, Interval]]
+    faults: dict[str, dict[str, Interval]] = field(default_factory=dict)  # empty: no faults
 
 
 def t_critical(df: int) -> float:
@@ -154,6 +158,21 @@ def _by(records: Iterable[JobRecord], key) -> dict:
     return groups
 
 
+def fault_group(record: JobRecord) -> str:
+    """The fault windows that touched a job, plus ``stage_failure`` if one of its stages
+    raised; ``none`` for a job no fault touched."""
+    failed = "stage_failure" if record.failed_stage else ""
+    return "+".join(p for p in (record.fault, failed) if p) or "none"
+
+
+def _fault_metrics(records: list[JobRecord]) -> dict[str, dict[str, float | None]]:
+    """Metrics per fault group; empty when no fault touched any job (a fault-free run)."""
+    groups = _by(records, fault_group)
+    if set(groups) <= {"none"}:
+        return {}
+    return {g: group_metrics(rs) for g, rs in sorted(groups.items())}
+
+
 def seed_summaries(records: Iterable[JobRecord], *, idle_w: float | None = None,
                    duration_s: float | None = None, systems: Sequence[str] = (),
                    seed: int | None = None) -> list[SeedSummary]:
@@ -168,7 +187,8 @@ def seed_summaries(records: Iterable[JobRecord], *, idle_w: float | None = None,
     out = []
     for (system, seed_), group in groups.items():
         classes = {c: group_metrics(rs) for c, rs in _by(group, lambda r: r.job_class).items()}
-        out.append(SeedSummary(system, seed_, group_metrics(group, idle_j), classes))
+        out.append(SeedSummary(system, seed_, group_metrics(group, idle_j), classes,
+                               _fault_metrics(group)))
     return out
 
 
@@ -195,11 +215,13 @@ def combine(summaries: Iterable[SeedSummary], systems: Sequence[str] | None = No
 def _combine_system(name: str, per_seed: list[SeedSummary | None],
                     seeds: tuple[int, ...]) -> SystemSummary:
     classes = dict.fromkeys(c for s in per_seed if s for c in s.classes)
+    faults = sorted({g for s in per_seed if s for g in s.faults})
     return SystemSummary(
         system=name, seeds=seeds,
         metrics=_combine_dicts([s.metrics if s else None for s in per_seed]),
         classes={c: _combine_dicts([_class_or_empty(s, c) for s in per_seed])
-                 for c in classes})
+                 for c in classes},
+        faults={g: _combine_dicts([_fault_or_empty(s, g) for s in per_seed]) for g in faults})
 
 
 def _class_or_empty(summary: SeedSummary | None, job_class: str) -> dict | None:
@@ -207,6 +229,13 @@ def _class_or_empty(summary: SeedSummary | None, job_class: str) -> dict | None:
     if summary is None:
         return None
     return summary.classes.get(job_class) or group_metrics([])
+
+
+def _fault_or_empty(summary: SeedSummary | None, group: str) -> dict | None:
+    """A fault group with no job in a seed had zero jobs there."""
+    if summary is None:
+        return None
+    return summary.faults.get(group) or group_metrics([])
 
 
 def summarize(records: Iterable[JobRecord], *, idle_w: float | None = None,

@@ -148,9 +148,16 @@ class Integral:
         """Time of the first row boundary strictly after t (``inf`` once holding)."""
         n, r = self._cycle(t)
         i = bisect_right(self.T, r)
-        if i < len(self.T):
-            return n * self.period + self.T[i]
-        return math.inf
+        while True:  # rounding in r can name a boundary at t itself: step past it
+            if i == len(self.T):
+                if not self.period:
+                    return math.inf
+                n, i = n + 1, 1
+                continue
+            change = n * self.period + self.T[i]
+            if change > t:
+                return change
+            i += 1
 
 
 def finish_time(trace: Trace, start_s: float, work_macs: float, peak_gmacs: float) -> float:

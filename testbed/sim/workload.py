@@ -8,12 +8,17 @@ waiting one)). :func:`frames` merges the classes into one stream of :class:`Fram
 arrival order and gives each the dataset sample it shows, drawn in a seeded order from the
 eval record's sample ids. The stream is lazy (random numbers drawn in fixed blocks), so
 memory stays flat with duration and it is identical however far it is consumed.
+Given a :class:`~testbed.sim.faults.FaultPlan`, the stream also carries the run's frame
+faults: burst frames replace a class's own arrivals in a burst window, frames of a
+drop-out window are marked ``lost``, and each frame names the fault windows that touched
+it and the stages that will raise on it.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from dataclasses import dataclass
 from typing import Iterator, Literal, NamedTuple
 
@@ -21,6 +26,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..registry import Registry
+from .faults import MAX_STAGES, FaultPlan, in_windows, merge, overlaps
 from .params import Fail, internal, join, num, parse, parse_kind
 from .seeds import component_rng
 
@@ -83,6 +89,9 @@ class Frame(NamedTuple):
     arrival_s: float
     deadline_s: float  # absolute
     sample_id: int
+    fault: str = ""    # fault windows that touched this frame ("stall+burst"; "" none)
+    lost: bool = False  # a sensor drop-out: the frame never arrives
+    fails: int = 0     # bit k-1 set: stage k raises on this frame
 
 
 def parse_workload(raw: object, file: str | None, where: str = "workload") -> tuple[JobClass, ...]:
@@ -107,14 +116,67 @@ def _parse_class(raw: object, file: str | None, where: str) -> JobClass:
 
 
 def frames(classes: tuple[JobClass, ...], seed: int, duration_s: float,
-           sample_ids: np.ndarray) -> Iterator[Frame]:
+           sample_ids: np.ndarray, faults: FaultPlan | None = None) -> Iterator[Frame]:
     """Frames arriving in ``[0, duration_s)``, merged over classes in arrival order."""
     streams = [_tagged(c.arrivals.times(component_rng(seed, "workload", i), duration_s), i)
                for i, c in enumerate(classes)]
     deadlines = [c.deadline_ms / 1e3 for c in classes]
     samples = sample_order(seed, sample_ids)
+    if faults is None or not faults.touches_frames:
+        for job_id, (t, i) in enumerate(heapq.merge(*streams)):
+            yield Frame(job_id, i, t, t + deadlines[i], next(samples))
+        return
+    bursts = _burst_windows(faults, len(classes))
+    streams = [_bursty(s, bursts[i], i, duration_s) for i, s in enumerate(streams)]
+    drops = [merge([w for w, c in faults.dropouts if c in (i, -1)]) for i in range(len(classes))]
+    fails = _fail_masks(faults)
     for job_id, (t, i) in enumerate(heapq.merge(*streams)):
-        yield Frame(job_id, i, t, t + deadlines[i], next(samples))
+        d = t + deadlines[i]
+        lost = in_windows(t, drops[i])
+        labels = ("stall" if overlaps(t, d, faults.stalls) else "", "dropout" if lost else "",
+                  "burst" if bursts[i] and in_windows(t, bursts[i]) else "")
+        yield Frame(job_id, i, t, d, next(samples), "+".join(x for x in labels if x), lost,
+                    next(fails))
+
+
+def _burst_windows(faults: FaultPlan, n: int) -> list[list[tuple[float, float, float]]]:
+    """Per class: merged burst windows ``(start, end, period_s)`` (the shortest period
+    where windows overlap)."""
+    out = []
+    for i in range(n):
+        mine = sorted((w, p) for w, c, p in faults.bursts if c == i)
+        merged: list[tuple[float, float, float]] = []
+        for (a, b), p in mine:
+            if merged and a <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], b), min(merged[-1][2], p))
+            else:
+                merged.append((a, b, p))
+        out.append(merged)
+    return out
+
+
+def _bursty(stream: Iterator[tuple[float, int]], windows: list, i: int,
+            duration_s: float) -> Iterator[tuple[float, int]]:
+    """A class's own arrivals outside its burst windows, burst arrivals inside them."""
+    if not windows:
+        return stream
+    own = ((t, c) for t, c in stream if not in_windows(t, windows))
+    burst = ((t, i) for a, b, p in windows
+             for t in (a + p * np.arange(math.ceil((min(b, duration_s) - a) / p))).tolist()
+             if t < min(b, duration_s))
+    return heapq.merge(own, burst)
+
+
+def _fail_masks(faults: FaultPlan) -> Iterator[int]:
+    """Per frame: the bitmask of stages that raise on it (bit k-1: stage k)."""
+    p, mask = faults.stage_probability, faults.stage_mask
+    if not p:
+        yield from itertools.repeat(0)
+    rng = component_rng(faults.seed, "faults", "stages")
+    weights = np.left_shift(np.int64(1), np.arange(MAX_STAGES, dtype=np.int64))
+    while True:
+        draws = rng.random((BLOCK, MAX_STAGES)) < p
+        yield from ((draws.astype(np.int64) @ weights) & mask).tolist()
 
 
 def _tagged(times: Iterator[float], i: int) -> Iterator[tuple[float, int]]:
