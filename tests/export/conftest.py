@@ -2,7 +2,7 @@
 
 import pytest
 
-from exportfakes import LIMIT, make_model, meta_for
+from tests.export.exportfakes import LIMIT, make_model, meta_for
 from testbed.export.writer import export_model
 
 

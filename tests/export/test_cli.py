@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from exportfakes import meta_for, nested
+from tests.export.exportfakes import meta_for, nested
 from testbed.bundle import load_bundle
 from testbed.checkpoint import save_checkpoint
 from testbed.cli import main

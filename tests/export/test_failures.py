@@ -4,7 +4,7 @@ half-written folder or destroys a good bundle."""
 import numpy as np
 import pytest
 
-from exportfakes import LIMIT, meta_for, nested
+from tests.export.exportfakes import LIMIT, meta_for, nested
 from testbed.bundle import load_bundle
 from testbed.errors import TestbedError
 from testbed.export import writer

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from exportfakes import ARCHS, LIMIT, meta_for, randomize
+from tests.export.exportfakes import ARCHS, LIMIT, meta_for, randomize
 from testbed.arch import geometry
 from testbed.bundle import load_bundle
 from testbed.checkpoint import save_checkpoint

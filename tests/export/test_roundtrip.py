@@ -11,7 +11,7 @@ from testbed.export.evaluate import evaluate_chain, normalized
 from testbed.export.onnx_macs import count_macs
 from testbed.export.runtime import chain_from_files
 
-from exportfakes import ARCHS, LIMIT, METHODS, reference_logits, reference_macs
+from tests.export.exportfakes import ARCHS, LIMIT, METHODS, reference_logits, reference_macs
 
 CASES = [(a, m) for a in ARCHS for m in METHODS]
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from onnx import numpy_helper
 
-from exportfakes import nested
+from tests.export.exportfakes import nested
 from testbed.export.fold import fold_net
 from testbed.export.plan import canonical_order, plan_states
 from testbed.export.runtime import Chain, make_session

@@ -4,7 +4,7 @@ import sys
 import numpy as np
 import pytest
 
-from reportfakes import events, hand_records
+from tests.report.reportfakes import events, hand_records
 from testbed.report.collect import RunCollector, budget_steps
 from testbed.report.writers import JobsCsvWriter
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reportfakes import hand_records, rec
+from tests.report.reportfakes import hand_records, rec
 from testbed.report.metrics import (METRICS, group_metrics, interval, percentile,
                                     seed_summaries, summarize, t_critical)
 

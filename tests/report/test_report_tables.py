@@ -1,4 +1,4 @@
-from reportfakes import hand_records, rec
+from tests.report.reportfakes import hand_records, rec
 from testbed.report.markdown import reading
 from testbed.report.metrics import summarize
 from testbed.report.table import class_table, deadline_table, summary_table

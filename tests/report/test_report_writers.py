@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from reportfakes import events, hand_records, manifest, rec
+from tests.report.reportfakes import events, hand_records, manifest, rec
 from testbed.errors import TestbedError
 from testbed.report.document import Report
 from testbed.report.metrics import final_latencies, summarize

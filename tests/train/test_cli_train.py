@@ -3,7 +3,7 @@ folder refuses a different recipe; a finished run is not retrained."""
 
 from testbed.cli import main
 
-from conftest import SMOKE
+from tests.train.conftest import SMOKE
 
 
 def test_bad_recipe_exits_2(tmp_path, capsys):

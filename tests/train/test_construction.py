@@ -4,7 +4,7 @@ run writes the checkpoint and training record the exporter and reports read."""
 
 import json
 
-from conftest import assert_nested
+from tests.train.conftest import assert_nested
 from testbed.checkpoint import load_checkpoint
 
 

@@ -4,7 +4,7 @@ uninterrupted one (construction and retraining interruptions)."""
 import pytest
 import torch
 
-from conftest import SMOKE
+from tests.train.conftest import SMOKE
 from testbed.train.recipe import load_recipe
 from testbed.train.runner import run_training
 
