@@ -40,3 +40,12 @@ def test_shipped_scenario_runs(scenario):
         assert rows and all(0 <= r.result_stage <= k for r in rows)
         name = spec.name
         assert any(r.hit for r in rows), f"{scenario.name}: {name} never met a deadline"
+
+
+def test_live_mode_on_the_real_images_agrees_with_the_replay():
+    from testbed.sim.live import LiveRunner
+    sc = load_scenario(ROOT / "scenarios" / "autonomous_brake.yaml", duration_s=2.0)
+    replay = simulate(sc)
+    live = simulate(sc, live=LiveRunner(ROOT.parent / "shared" / "data"))
+    assert live.records == replay.records
+    assert live.live_agreement and all(v == 1.0 for v in live.live_agreement.values())

@@ -49,7 +49,8 @@ def atomic_folder(target: str | os.PathLike) -> Iterator[Path]:
     any exception it is deleted and ``target`` is left as it was."""
     path = check_replaceable(target)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    recover_stale(path)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent))
     try:
         yield tmp
         os.chmod(tmp, 0o755)
@@ -59,11 +60,38 @@ def atomic_folder(target: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def recover_stale(path: Path) -> None:
+    """Clean up after a writer that was killed: delete its half-built ``.tmp-`` folder, and
+    put back an earlier report it had moved into an ``.old-`` holder but not yet replaced.
+    Folders of writers that are still running are left alone."""
+    prefix = f".{path.name}."
+    for stale in path.parent.iterdir():
+        if not stale.name.startswith(prefix):
+            continue
+        kind, _, rest = stale.name[len(prefix):].partition("-")
+        pid = rest.partition("-")[0]
+        if kind not in ("tmp", "old") or not pid.isdigit() or _alive(int(pid)):
+            continue
+        if kind == "old" and not path.exists() and (stale / path.name).is_dir():
+            os.rename(stale / path.name, path)
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _swap(new: Path, target: Path) -> None:
     if not target.exists():
         os.rename(new, target)
         return
-    holder = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    holder = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-{os.getpid()}-", dir=target.parent))
     os.rename(target, holder / target.name)
     try:
         os.rename(new, target)

@@ -1,4 +1,5 @@
 import csv
+import os
 import json
 
 import numpy as np
@@ -151,3 +152,22 @@ def test_class_rows_even_for_a_single_record(tmp_path):
     report = Report("s", "s.yaml", "testbed run s.yaml", (1,), 1.0, summaries)
     write_report(tmp_path, report)
     assert "z / camera" in (tmp_path / "report.md").read_text()
+
+
+def test_leftovers_of_a_killed_writer_are_cleaned_and_a_moved_report_put_back(tmp_path):
+    import subprocess
+    import sys
+
+    from testbed.report.writers import recover_stale
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    target = tmp_path / "report"
+    (tmp_path / f".report.tmp-{dead}-abc").mkdir()                 # half-built new report
+    holder = tmp_path / f".report.old-{dead}-xyz"                  # earlier report, moved aside
+    (holder / "report").mkdir(parents=True)
+    (holder / "report" / "metrics.json").write_text("{}")
+    running = tmp_path / f".report.tmp-{os.getpid()}-live"         # a writer still at work
+    running.mkdir()
+    recover_stale(target)
+    assert (target / "metrics.json").read_text() == "{}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["report", running.name])
