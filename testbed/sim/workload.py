@@ -49,7 +49,8 @@ class Periodic:
     def times(self, rng: np.random.Generator, duration_s: float) -> Iterator[float]:
         period, offset = self.period_ms / 1e3, self.offset_ms / 1e3
         for first in itertools.count(0, BLOCK):
-            base = offset + period * np.arange(first, first + BLOCK)
+            with np.errstate(over="ignore"):  # a huge period_ms overflows to inf: no frame
+                base = offset + period * np.arange(first, first + BLOCK)
             late = rng.uniform(0.0, self.jitter_ms / 1e3, BLOCK)
             yield from (base + late)[base < duration_s].tolist()
             if base[-1] >= duration_s:
