@@ -6,6 +6,7 @@ import torch
 
 from testbed.checkpoint import load_checkpoint, save_checkpoint
 from testbed.nets import NestedNet
+from tests.invariants import assert_reuse_invariant
 
 
 def random_net(arch="lenet3c1l", width=0.5, k=4, seed=0, classes=10):
@@ -28,19 +29,7 @@ def test_full_forward_of_every_architecture(arch, classes, batch):
 def test_units_of_subnet_k_are_bit_identical_in_larger_subnets(arch, train):
     for seed in range(3):
         net = random_net(arch, seed=seed).train(train)
-        x = torch.randn(6, 3, 32, 32)
-        acts = {}
-        for k in range(1, 5):
-            trace = []
-            with torch.no_grad():
-                net.features(x, k, trace=trace)
-            acts[k] = trace
-        for k in range(1, 5):
-            for i, layer in enumerate(net.hidden):
-                mine = layer.step <= k
-                for bigger in range(k, 5):
-                    assert torch.equal(acts[k][i][:, mine], acts[bigger][i][:, mine])
-                assert (acts[k][i][:, ~mine] == 0).all()
+        assert_reuse_invariant(net, torch.randn(6, 3, 32, 32))
 
 
 def test_logits_only_see_inputs_of_the_subnet():

@@ -46,25 +46,15 @@ class SlimLayer(nn.Module):
         return x
 
 
-@MODEL_KINDS.register("slimmable")
-class SlimmableNet(nn.Module):
-    """K widths of ``arch`` over one set of weights, switchable BN (see module docstring).
-    ``widths`` are the nominal multipliers; ``units`` (K lists, one count per hidden
-    layer, as :func:`testbed.nets.widths.solve` returns) override the uniform counts."""
+class WidthFamily(nn.Module):
+    """What slimmable and static models share: K subnets of ``arch`` picked by index
+    k = 1..K, one per solved width, described by ``config()`` as (widths, units)."""
 
-    kind = "slimmable"
+    kind = ""
 
-    def __init__(self, arch: str, widths: list, classes: int = 10,
-                 input_shape: tuple[int, int, int] = (3, 32, 32), units: list | None = None):
-        super().__init__()
+    def _family(self, arch: str, widths: list, classes: int, input_shape) -> None:
         self.arch, self.classes, self.input_shape = arch, int(classes), tuple(input_shape)
         self.widths = [float(w) for w in widths]
-        self.units = _unit_table(arch, self.widths, units, self.classes, self.input_shape)
-        per_width = [counted_geometry(arch, u, classes, self.input_shape) for u in self.units]
-        widest = counted_geometry(arch, [max(c) for c in zip(*self.units)], classes,
-                                  self.input_shape)
-        self.blocks = nn.ModuleList(SlimLayer(g, [geoms[i] for geoms in per_width])
-                                     for i, g in enumerate(widest))
 
     @property
     def num_steps(self) -> int:
@@ -75,10 +65,34 @@ class SlimmableNet(nn.Module):
                 "classes": self.classes, "input_shape": list(self.input_shape),
                 "units": [list(u) for u in self.units]}
 
-    def forward(self, x: torch.Tensor, k: int | None = None) -> torch.Tensor:
+    def check_k(self, k: int | None) -> int:
         k = self.num_steps if k is None else k
         if not 1 <= k <= self.num_steps:
-            raise ValueError(f"width index must lie in 1..{self.num_steps}, got {k}")
+            raise ValueError(f"subnet index must lie in 1..{self.num_steps}, got {k}")
+        return k
+
+
+@MODEL_KINDS.register("slimmable")
+class SlimmableNet(WidthFamily):
+    """K widths of ``arch`` over one set of weights, switchable BN (see module docstring).
+    ``widths`` are the nominal multipliers; ``units`` (K lists, one count per hidden
+    layer, as :func:`testbed.nets.widths.solve` returns) override the uniform counts."""
+
+    kind = "slimmable"
+
+    def __init__(self, arch: str, widths: list, classes: int = 10,
+                 input_shape: tuple[int, int, int] = (3, 32, 32), units: list | None = None):
+        super().__init__()
+        self._family(arch, widths, classes, input_shape)
+        self.units = _unit_table(arch, self.widths, units, self.classes, self.input_shape)
+        per_width = [counted_geometry(arch, u, classes, self.input_shape) for u in self.units]
+        widest = counted_geometry(arch, [max(c) for c in zip(*self.units)], classes,
+                                  self.input_shape)
+        self.blocks = nn.ModuleList(SlimLayer(g, [geoms[i] for geoms in per_width])
+                                     for i, g in enumerate(widest))
+
+    def forward(self, x: torch.Tensor, k: int | None = None) -> torch.Tensor:
+        k = self.check_k(k)
         for layer in self.blocks[:-1]:
             x = F.relu(layer(x, k))
             if layer.geom.pool:

@@ -14,12 +14,12 @@ from torch import nn
 
 from . import MODEL_KINDS
 from .nested import NestedNet
-from .slimmable import single_step_net
+from .slimmable import WidthFamily, single_step_net
 from .widths import uniform_units
 
 
 @MODEL_KINDS.register("static")
-class StaticSet(nn.Module):
+class StaticSet(WidthFamily):
     """K independent networks; ``forward(x, k)`` runs the k-th."""
 
     kind = "static"
@@ -27,8 +27,7 @@ class StaticSet(nn.Module):
     def __init__(self, arch: str, widths: list, classes: int = 10,
                  input_shape: tuple[int, int, int] = (3, 32, 32), units: list | None = None):
         super().__init__()
-        self.arch, self.classes, self.input_shape = arch, int(classes), tuple(input_shape)
-        self.widths = [float(w) for w in widths]
+        self._family(arch, widths, classes, input_shape)
         if units is None:
             units = [uniform_units(arch, w, classes, self.input_shape) for w in self.widths]
         if len(units) != len(self.widths):
@@ -37,19 +36,8 @@ class StaticSet(nn.Module):
         self.nets = nn.ModuleList(single_step_net(arch, w, u, classes, self.input_shape)
                                   for w, u in zip(self.widths, self.units))
 
-    @property
-    def num_steps(self) -> int:
-        return len(self.nets)
-
-    def config(self) -> dict:
-        return {"kind": self.kind, "arch": self.arch, "widths": list(self.widths),
-                "classes": self.classes, "input_shape": list(self.input_shape),
-                "units": [list(u) for u in self.units]}
-
     def forward(self, x: torch.Tensor, k: int | None = None) -> torch.Tensor:
-        k = self.num_steps if k is None else k
-        if not 1 <= k <= self.num_steps:
-            raise ValueError(f"model index must lie in 1..{self.num_steps}, got {k}")
+        k = self.check_k(k)
         return self.nets[k - 1](x, 1)
 
     def forward_all(self, x: torch.Tensor) -> list[torch.Tensor]:

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from tests.invariants import assert_reuse_invariant
+
 from testbed.nets import NestedNet
 from testbed.nets.anywidth import assign
 
@@ -53,18 +55,7 @@ def test_groups_are_contiguous_and_connectivity_lower_triangular(arch, width, ta
 def test_units_of_subnet_k_are_bit_identical_in_larger_subnets(train):
     net, _ = anywidth_net(width=0.9, targets=(0.05, 0.15, 0.3, 0.5))
     net.train(train)
-    x = torch.randn(6, 3, 32, 32)
-    acts = {}
-    for k in range(1, 5):
-        trace = []
-        with torch.no_grad():
-            net.features(x, k, trace=trace)
-        acts[k] = trace
-    for k in range(1, 5):
-        for i, layer in enumerate(net.hidden):
-            mine = layer.step <= k
-            for bigger in range(k, 5):
-                assert torch.equal(acts[k][i][:, mine], acts[bigger][i][:, mine])
+    assert_reuse_invariant(net, torch.randn(6, 3, 32, 32))
 
 
 def test_unreachable_target_uses_every_unit():
