@@ -115,14 +115,16 @@ def distill_loss(student: torch.Tensor, teacher: torch.Tensor | None, labels: to
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, forward: Callable, split: Split, device,
              limit: int | None = None) -> list[float]:
-    """Accuracy of every output of ``forward(x) -> [logits, ...]`` on the first ``limit``
-    samples of ``split`` (eval mode; the model's mode is restored)."""
+    """Accuracy of every output of ``forward(x) -> [logits, ...]`` on ``split``, or on
+    ``limit`` samples evenly strided over it (eval mode; the model's mode is restored).
+    Strided, not the first ``limit``: an image-folder split is sorted by class."""
     was_training = model.training
     model.eval()
     correct, total = None, 0
-    n = len(split) if limit is None else min(limit, len(split))
+    picked = quick_subset(len(split), limit)
+    n = len(picked)
     for start in range(0, n, EVAL_BATCH):
-        x, y = _slice(split, start, min(start + EVAL_BATCH, n), device)
+        x, y = _slice(split, picked[start:start + EVAL_BATCH], device)
         hits = [int((logits.argmax(1) == y).sum()) for logits in forward(x)]
         correct = hits if correct is None else [a + b for a, b in zip(correct, hits)]
         total += len(y)
@@ -130,9 +132,16 @@ def evaluate(model: torch.nn.Module, forward: Callable, split: Split, device,
     return [c / max(total, 1) for c in correct or []]
 
 
-def _slice(split: Split, start: int, stop: int, device):
-    x = normalize(split.images[start:stop], split.info.mean, split.info.std)
-    return x.to(device), split.labels[start:stop].to(device)
+def quick_subset(size: int, limit: int | None) -> torch.Tensor:
+    """Indices of ``limit`` samples spread evenly over ``size`` (all when no limit)."""
+    if limit is None or limit >= size:
+        return torch.arange(size)
+    return torch.div(torch.arange(limit) * size, limit, rounding_mode="floor")
+
+
+def _slice(split: Split, idx: torch.Tensor, device):
+    x = normalize(split.images[idx], split.info.mean, split.info.std)
+    return x.to(device), split.labels[idx].to(device)
 
 
 # -- seeds and batch streams ------------------------------------------------------------

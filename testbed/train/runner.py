@@ -63,6 +63,7 @@ class Context:
     show_progress: bool = True
     hook: Callable | None = None     # called after each save_state (tests interrupt runs with it)
     wall_before_s: float = 0.0       # wall time of earlier attempts of this run
+    attempts_before: list = field(default_factory=list)   # [{device, wall_s}] of those attempts
     started: float = field(default_factory=time.time)
 
     @property
@@ -78,14 +79,24 @@ class Context:
         state = RunState(self.run_dir / "state.pt").load()
         if state is not None:
             self.wall_before_s = float(state.get("wall_time_s", 0.0))
+            self.attempts_before = list(state.get("attempts") or (
+                [{"device": "unrecorded", "wall_s": round(self.wall_before_s, 1)}]
+                if self.wall_before_s > 0 else []))
             self.started = time.time()
         return state
 
     def save_state(self, state: dict) -> None:
-        RunState(self.run_dir / "state.pt", self.hook).save({**state, "wall_time_s": self.wall_time()})
+        RunState(self.run_dir / "state.pt", self.hook).save({**state, "wall_time_s": self.wall_time(),
+                                                              "attempts": self.attempts()})
 
     def wall_time(self) -> float:
         return self.wall_before_s + time.time() - self.started
+
+    def attempts(self) -> list[dict]:
+        """Device and wall time of every attempt of this run (a resumed run has several;
+        they may run on different devices)."""
+        return self.attempts_before + [{"device": str(self.device),
+                                        "wall_s": round(time.time() - self.started, 1)}]
 
     def stream(self, salt: str, batch_size: int | None = None) -> BatchStream:
         """A resumable training-batch stream seeded by (recipe seed, salt)."""
@@ -161,7 +172,7 @@ def _finish(ctx: Context, result: TrainResult, command: str | None) -> dict:
     training = {"recipe": r.name, "recipe_file": r.file, "seed": r.seed, **result.progress,
                 "samples_seen": result.samples_seen,
                 "teacher_samples_seen": ctx.teacher.samples_seen, "wall_time_s": wall,
-                "device": str(ctx.device), "project_version": __version__, "command": command}
+                "device": str(ctx.device), "attempts": ctx.attempts(), "project_version": __version__, "command": command}
     meta = {"method": r.method, "name": r.bundle, "arch": r.arch, "dataset": r.dataset,
             "classes": list(ctx.train.classes), "input": _input_meta(ctx.train),
             "original_macs": ctx.original_macs, "original_accuracy": ctx.teacher.accuracy,

@@ -61,3 +61,15 @@ def test_batch_stream_resumes_mid_epoch_identically():
     for _ in range(5):
         (xa, ya), (xb, yb) = a.next(), b.next()
         assert torch.equal(xa, xb) and torch.equal(ya, yb)
+
+
+def test_quick_evaluation_spreads_over_a_class_sorted_split():
+    """An image-folder test split is sorted by class: a quick evaluation on `limit`
+    samples must see every class, not just the first one."""
+    from testbed.train.common import quick_subset
+    labels = torch.arange(10).repeat_interleave(100)          # 1000 samples, sorted
+    picked = quick_subset(len(labels), 50)
+    assert len(picked) == len(set(picked.tolist())) == 50
+    assert torch.bincount(labels[picked], minlength=10).tolist() == [5] * 10
+    assert quick_subset(20, None).tolist() == list(range(20))
+    assert quick_subset(20, 500).tolist() == list(range(20))

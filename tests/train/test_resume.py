@@ -42,3 +42,9 @@ def test_resume_gives_the_same_final_state(smoke_reference, phase, nth):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     for key in ("subnets", "samples_seen", "history"):
         assert summary[key] == ref_summary[key]
+    # the record shows both attempts, and their wall times add up to the run's
+    attempts = summary["training"]["attempts"]
+    assert [a["device"] for a in attempts] == ["cpu", "cpu"]
+    assert ref_summary["training"]["attempts"][0]["device"] == "cpu"
+    assert len(ref_summary["training"]["attempts"]) == 1
+    assert sum(a["wall_s"] for a in attempts) == pytest.approx(summary["training"]["wall_time_s"], abs=0.3)
