@@ -46,6 +46,7 @@ def train_anywidth(ctx: Context) -> TrainResult:
         progress={"samples_budget": run.budget, "rounds": len(run.history)},
         ablations={"distillation": ctx.params.distillation, "gamma": ctx.params.gamma,
                    "sandwich": ctx.params.sandwich, "random_widths": ctx.params.random_widths,
+                   "loss": ctx.params.loss,
                    "width": r.width},
         history=run.history,
         extra={"fractions": list(plan.fractions), "units": [list(c) for c in plan.counts],

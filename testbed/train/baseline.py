@@ -9,7 +9,8 @@ any difference, or an explicit ``samples`` that differs from the derived budget,
 :class:`~testbed.errors.ConfigError` naming both files. One schedule spans the budget.
 
 Joint loop: every batch trains all K subnets (or the sandwich rule's smallest, largest
-and ``random_widths`` random others) with their losses summed into one SGD step; the
+and ``random_widths`` random others) with their losses summed (or averaged, ``loss:
+mean``) into one SGD step; the
 widest runs first so that in-place distillation can use it. State is saved after every
 round (one pass over the training split's worth of batches).
 """
@@ -48,6 +49,9 @@ class JointParams(BudgetParams):
     """Joint training of K subnets over shared weights."""
     sandwich: bool = False                     # US-Nets: smallest + largest + random widths
     random_widths: int = knob(1, lambda v: v >= 0, ">= 0")
+    # How the subnets' losses combine into one step: "sum" (slimmable/US-Nets) or "mean"
+    # (the same step size on shared weights as training one subnet).
+    loss: str = knob("sum", lambda v: v in ("sum", "mean"), "sum or mean")
 
 
 # -- budget -----------------------------------------------------------------------------
@@ -190,6 +194,8 @@ class JointRun:
         x, y = x[:room], y[:room]
         loss, parts = joint_loss(self.forward, x, y, ks, teacher_logits(self.ctx, x),
                                  self.p.gamma if self.p.distillation else 0.0, self.inplace)
+        if self.p.loss == "mean":
+            loss = loss / len(ks)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         sgd_step(self.opt, lr_at(r.schedule, r.optimizer.lr, self.samples / self.budget),

@@ -79,6 +79,6 @@ def width_result(ctx: Context, model, run, sol) -> TrainResult:
 
 
 def _ablations(p) -> dict:
-    keys = ("distillation", "gamma", "sandwich", "random_widths", "inplace_distillation",
+    keys = ("distillation", "gamma", "sandwich", "random_widths", "loss", "inplace_distillation",
             "bn_recalibration_batches")
     return {k: getattr(p, k) for k in keys if hasattr(p, k)}

@@ -150,3 +150,39 @@ def test_bn_recalibration_gives_exact_batch_averages():
         means = [torch.nn.functional.conv2d(x, w, b).mean((0, 2, 3)) for x in xs]
         torch.testing.assert_close(layer.bn[k - 1].running_mean, sum(means) / 3)
     assert not net.training
+
+
+@pytest.mark.parametrize("method", ["anywidth", "slimmable"])
+def test_mean_loss_takes_one_kth_of_the_summed_step(tmp_path, monkeypatch, method):
+    """`loss: mean` divides the joint gradient by the number of subnets trained on the batch
+    (the summed step collapsed any-width's smallest subnets at lr 0.05, see README)."""
+    import testbed.train.baseline as baseline
+
+    class Stop(Exception):
+        pass
+
+    grads = {}
+
+    def first_step(opt, lr, wd, scales=None):
+        grads[mode] = [p.grad.clone() for g in opt.param_groups for p in g["params"]
+                       if p.grad is not None]
+        raise Stop
+
+    monkeypatch.setattr(baseline, "sgd_step", first_step)
+    write(tmp_path, "steppingnet")
+    for mode in ("sum", "mean"):
+        path = write(tmp_path, method, {"loss": mode})
+        with pytest.raises(Stop):
+            run_training(load_recipe(path), None, tmp_path / mode, show_progress=False,
+                         teacher_cache=tmp_path / "teachers")
+    k = len(COMMON["targets"])
+    assert len(grads["sum"]) == len(grads["mean"]) > 0
+    for s, m in zip(grads["sum"], grads["mean"]):
+        torch.testing.assert_close(m * k, s, rtol=1e-4, atol=3e-5)   # float32 sums
+
+
+def test_unknown_loss_reduction_is_a_config_error(tmp_path):
+    write(tmp_path, "steppingnet")
+    path = write(tmp_path, "anywidth", {"loss": "avg"})
+    with pytest.raises(ConfigError, match="sum or mean"):
+        load_recipe(path)
