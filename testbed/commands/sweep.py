@@ -46,6 +46,10 @@ def run(args):
     out = Path(args.out) if args.out else Path("reports") / "sweeps" / spec.name
     outcome = run_sweep(spec, out, args.executor, args.workers, args.address, args.duration)
     write_report(out, spec, outcome.rows, outcome.failed, command_line(args))
+    if outcome.stale:
+        print(f"sweep {spec.name}: discarded {outcome.stale} row(s) computed from other inputs "
+              f"(a changed scenario, bundle, profile or trace); their points run again",
+              file=sys.stderr)
     print(f"sweep {spec.name}: {outcome.total} points ({outcome.skipped} already done, "
           f"{outcome.ran} run, {len(outcome.failed)} failed) -> {out}/rows.csv, {out}/report.md")
     for f in outcome.failed:

@@ -1,10 +1,16 @@
 """Run a sweep: validate every point before anything runs, skip points already in the
 store, map the rest over an executor with a progress bar, append each point's rows as
 it finishes, record failures with their parameters, then write the table and report.
+
+A point counts as done only if its rows were computed from the same inputs: every row
+carries a fingerprint of the base scenario file, each system's bundle manifest (which
+holds its stage and eval checksums) and profile, and a trace file the scenario reads.
+Rows from other inputs (a retrained bundle, an edited scenario) are discarded and rerun.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,15 +29,24 @@ class SweepOutcome:
     ran: int
     failed: list[dict]
     rows: list[dict]
+    stale: int = 0          # rows from other inputs, discarded
 
 
-def validate(spec: SweepSpec, duration_s: float | None) -> None:
-    """Load every point's scenario: a bad override path or value fails before any run."""
+def validate(spec: SweepSpec, duration_s: float | None) -> set[Path]:
+    """Load every point's scenario: a bad override path or value fails before any run.
+    Returns the files the points read besides the base scenario (for the fingerprint)."""
+    files = set()
     for point in spec.points():
         try:
-            load_point(str(spec.base), point, duration_s)
+            scenario = load_point(str(spec.base), point, duration_s)
         except TestbedError as exc:
             raise TestbedError(f"{spec.path}: grid point {point.index} {point.params}: {exc}") from None
+        for system in scenario.systems:
+            files.update(system.model / name for name in ("manifest.json", "profile.json"))
+        budget = scenario.raw.get("budget")
+        if isinstance(budget, dict) and isinstance(budget.get("file"), str):
+            files.add(Path(spec.base).parent / budget["file"])
+    return files
 
 
 def run_sweep(spec: SweepSpec, out: Path, executor: str = "local", workers: int | None = None,
@@ -39,8 +54,9 @@ def run_sweep(spec: SweepSpec, out: Path, executor: str = "local", workers: int 
               progress: bool = True) -> SweepOutcome:
     run = EXECUTORS.get(executor, where="--executor")
     duration_s = duration_s if duration_s is not None else spec.duration_s
-    validate(spec, duration_s)
+    inputs = inputs_fingerprint(spec, duration_s, validate(spec, duration_s))
     store = Store(out)
+    stale = store.drop_stale(inputs)
     done = store.done_keys()
     todo = [p for p in spec.points() if p.key not in done]
     results = run(PointTask(str(spec.base), duration_s), todo, workers, address) if todo else iter(())
@@ -53,10 +69,21 @@ def run_sweep(spec: SweepSpec, out: Path, executor: str = "local", workers: int 
             store.fail(failure)
             failed.append(failure)
         else:
-            store.append(result)
+            store.append([{**row, "inputs": inputs} for row in result])
     rows = sorted(store.rows(), key=lambda r: (r["point"], r["system"]))
     return SweepOutcome(len(spec.points()), len(spec.points()) - len(todo), len(todo) - len(failed),
-                        failed, rows)
+                        failed, rows, stale)
+
+
+def inputs_fingerprint(spec: SweepSpec, duration_s: float | None, files: set[Path]) -> str:
+    """What a point's rows depend on besides its parameters (see the module docstring)."""
+    h = hashlib.sha256()
+    h.update(Path(spec.base).read_bytes())
+    h.update(repr(duration_s).encode())
+    for path in sorted(files, key=str):
+        h.update(str(path).encode())
+        h.update(path.read_bytes() if path.is_file() else b"-")
+    return h.hexdigest()[:16]
 
 
 def _progress(items, total: int, enabled: bool):

@@ -48,6 +48,18 @@ class Store:
                 tmp.write_text(text)
                 os.replace(tmp, path)
 
+    def drop_stale(self, inputs: str) -> int:
+        """Remove rows computed from other inputs (another fingerprint, or none); return
+        how many were removed."""
+        path = self.out / ROWS
+        rows = read_jsonl(path)
+        keep = [r for r in rows if r.get("inputs") == inputs]
+        if len(keep) != len(rows):
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in keep))
+            os.replace(tmp, path)
+        return len(rows) - len(keep)
+
     def done_keys(self) -> set[str]:
         return {r["point_key"] for r in read_jsonl(self.out / ROWS)}
 

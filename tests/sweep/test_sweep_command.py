@@ -158,3 +158,25 @@ def test_an_unreachable_scheduler_is_a_clear_error(sweep_file, tmp_path, capsys,
 def test_bad_options_are_errors(sweep_file, tmp_path, capsys, argv, message):
     assert sweep(sweep_file, "--out", tmp_path / "s", *argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_rows_from_changed_inputs_are_discarded_and_rerun(sweep_root, tmp_path, count_points, capsys):
+    """Resume only trusts rows computed from the same scenario and bundles: after a bundle
+    is re-profiled or the base scenario is edited, every point runs again."""
+    import shutil
+    root = tmp_path / "copy"
+    shutil.copytree(sweep_root, root)
+    out = tmp_path / "s"
+    assert sweep(root / "sweep.yaml", "--out", out, "--workers", 1) == 0
+    assert len(count_points) == 4 and all(r["inputs"] for r in jsonl(out / "rows.jsonl"))
+    assert sweep(root / "sweep.yaml", "--out", out, "--workers", 1) == 0
+    assert len(count_points) == 4                       # same inputs: nothing reruns
+    (root / "models" / "step" / "profile.json").write_text("{}")
+    capsys.readouterr()
+    assert sweep(root / "sweep.yaml", "--out", out, "--workers", 1) == 0
+    assert len(count_points) == 8
+    assert "discarded 8 row(s) computed from other inputs" in capsys.readouterr().err
+    base = root / "base.yaml"
+    base.write_text(base.read_text().replace("idle_w: 0.3", "idle_w: 0.4"))
+    assert sweep(root / "sweep.yaml", "--out", out, "--workers", 1) == 0
+    assert len(count_points) == 12 and len(jsonl(out / "rows.jsonl")) == ROWS
