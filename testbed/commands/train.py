@@ -6,6 +6,8 @@ checkpoint and the training record went and the per-subnet MACs and accuracy.
 
 from __future__ import annotations
 
+import sys
+
 import shlex
 
 HELP = "Train a model from a recipe (steppingnet, anywidth, slimmable, static)."
@@ -41,4 +43,9 @@ def run(args):
     for s in summary["subnets"]:
         print(f"subnet {s['index']}: {s['macs_pct']:6.2f}% MACs ({s['macs_dense_pct']:6.2f}% dense), "
               f"accuracy {s['accuracy']:.4f}")
+    silent = summary.get("stage_health", {}).get("silent_stages")
+    if silent:
+        print(f"warning: step(s) {', '.join(map(str, silent))} change no prediction on "
+              f"{summary['stage_health']['images']} test images (dead units: "
+              f"python scripts/stage_health.py {out}/model.pt)", file=sys.stderr)
     return 0

@@ -28,7 +28,7 @@ import torch
 from .. import __version__
 from ..checkpoint import save_checkpoint
 from ..cost import original_macs
-from ..data import Split, load_split
+from ..data import Split, load_split, normalize
 from ..errors import ConfigError, TestbedError
 from ..registry import Registry
 from .common import BatchStream, RunState, evaluate, progress_bar
@@ -180,11 +180,29 @@ def _finish(ctx: Context, result: TrainResult, command: str | None) -> dict:
             "subnet_macs": list(result.macs), "subnet_macs_dense": list(result.macs_dense)}
     save_checkpoint(ctx.run_dir / "model.pt", result.model, meta)
     summary = _summary(ctx, result, meta)
+    health = _health(ctx, result.model)
+    if health is not None:
+        summary = {**summary, "stage_health": health}
     tmp = ctx.run_dir / ".training.json.tmp"
     tmp.write_text(json.dumps(summary, indent=2))
     tmp.replace(ctx.run_dir / "training.json")
     RunState(ctx.run_dir / "state.pt").clear()
     return summary
+
+
+HEALTH_IMAGES = 2000     # test images the final stage-health check runs on
+
+
+def _health(ctx: Context, model) -> dict | None:
+    """Dead units and silent steps of a nested (incremental) model (:mod:`.health`)."""
+    from ..nets import NestedNet
+    from .common import quick_subset
+    from .health import stage_health
+    if not isinstance(model, NestedNet):
+        return None
+    idx = quick_subset(len(ctx.test), HEALTH_IMAGES)
+    x = normalize(ctx.test.images[idx], ctx.test.info.mean, ctx.test.info.std).to(ctx.device)
+    return stage_health(model, x, ctx.test.labels[idx].to(ctx.device))
 
 
 def _input_meta(split: Split) -> dict:
