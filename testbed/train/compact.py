@@ -60,8 +60,10 @@ def _batchnorm(bn, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
 
 
 def features(net, x: torch.Tensor, k: int, gates: list | None = None,
-             straight_through: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Hidden features of subnet k on its own units; returns (features, their unit ids)."""
+             straight_through: bool = False,
+             watch=None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Hidden features of subnet k on its own units; returns (features, their unit ids).
+    ``watch(i, rows, out)``, if given, sees layer i's post-ReLU output (before pooling)."""
     idx = None
     for i, layer in enumerate(net.hidden):
         rows = torch.nonzero(layer.step <= k).flatten()
@@ -75,6 +77,8 @@ def features(net, x: torch.Tensor, k: int, gates: list | None = None,
         if gates is not None:
             x = x * gates[i].index_select(0, rows).view((1, -1) + (1,) * (x.dim() - 2))
         x = F.relu(x)
+        if watch is not None:
+            watch(i, rows, x)
         if layer.geom.pool:
             x = F.max_pool2d(x, layer.geom.pool)
         idx = rows

@@ -10,7 +10,6 @@ earlier units compute (they reach the classifier only through that layer). Used 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from . import compact
 
@@ -19,24 +18,15 @@ from . import compact
 def unit_activity(net, x: torch.Tensor) -> list[torch.Tensor]:
     """Per hidden layer, a bool per unit: active (non-zero ReLU output) on some image of
     ``x`` when the largest subnet runs (eval mode)."""
+    alive = [torch.zeros(layer.step.numel(), dtype=torch.bool, device=x.device)
+             for layer in net.hidden]
+
+    def watch(i, rows, out):
+        alive[i][rows] = out.transpose(0, 1).reshape(len(rows), -1).amax(1) > 0
+
     was = net.training
     net.eval()
-    alive, h, prev = [], x, None
-    for i, layer in enumerate(net.hidden):
-        rows = torch.nonzero(layer.step <= net.num_steps).flatten()
-        cols = compact._cols(prev, layer.geom.in_per_unit, layer.geom.in_features, x.device)
-        w = compact._weight(layer, net.in_steps(i), rows, cols, False)
-        h = F.conv2d(h, w, layer.bias[rows], padding=layer.geom.padding) \
-            if layer.geom.kind == "conv" else F.linear(h.flatten(1), w, layer.bias[rows])
-        if layer.bn is not None:
-            h = compact._batchnorm(layer.bn, h, rows)
-        h = F.relu(h)
-        active = torch.zeros(layer.step.numel(), dtype=torch.bool, device=x.device)
-        active[rows] = h.transpose(0, 1).reshape(len(rows), -1).amax(1) > 0
-        alive.append(active)
-        if layer.geom.pool:
-            h = F.max_pool2d(h, layer.geom.pool)
-        prev = rows
+    compact.features(net, x, net.num_steps, watch=watch)
     net.train(was)
     return alive
 

@@ -41,3 +41,11 @@ def test_a_stage_with_a_dead_last_layer_is_silent():
     # the earlier layers' stage-3 units still fire: only the last layer is dead
     alive = unit_activity(net, x)
     assert alive[0][net.hidden[0].step == 3].any()
+
+
+def test_a_nested_run_records_its_stage_health(smoke_reference):
+    summary, _, _ = smoke_reference
+    health = summary["stage_health"]
+    assert health["images"] > 0 and len(health["accuracy"]) == len(summary["subnets"])
+    assert isinstance(health["silent_stages"], list)
+    assert len(health["layers"][0]["stages"]) == len(summary["subnets"])
