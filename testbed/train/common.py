@@ -93,8 +93,16 @@ def param_stages(net) -> dict:
 
 def suppression_scales(stages: dict, k: int, beta: float) -> dict:
     """Per-element LR factor when training subnet k: beta^(k-j) for an element of a smaller
-    subnet j < k, 1 otherwise."""
-    return {p: beta ** (k - s).clamp(min=0).to(p.dtype) for p, s in stages.items()}
+    subnet j < k, 1 for subnet k's own stage, and 0 for an element outside subnet k
+    (stage j > k). Such an element has no gradient from subnet k's loss; the 0 keeps the
+    step's weight decay off it too. Without it, subnets trained one after another decay
+    the units of stage K once per subnet step but train them once per batch: on the
+    LeNet-5 cpu recipe (48,000 subnet steps) that shrank stage-4 weights ~100x, pruning
+    took subnets 3-4 from 84% to 56% of the MACs with no unit moving, and the late stages
+    ended dead (README, training results). ``beta`` = 1: no suppression, mask only."""
+    return {p: torch.where(s <= k, beta ** (k - s).clamp(min=0).to(p.dtype),
+                           torch.zeros((), dtype=p.dtype, device=p.device))
+            for p, s in stages.items()}
 
 
 # -- losses ---------------------------------------------------------------------------

@@ -12,6 +12,12 @@ After each training round, subnet j = 1..K hands its lowest-scoring units (eq. 3
 * in the last iteration every subnet moves exactly ``M_j - T_j`` (within a tolerance
   window, refined over a few rounds), so every subnet ends at its target.
 
+Whenever subnet j hands units on, stage j+1 first gets units (stage j's lowest-scoring)
+in every hidden layer after the first until it holds ``K - j`` there, and no stage
+gives away the last unit it holds in a layer (:func:`seeds`, :class:`Candidates`): a stage without units in a deeper layer
+has no path to the classifier, so its step would change no prediction while its MACs
+count (found on the LeNet-5 cpu run, where stages 3-4 ended with conv units only).
+
 Units are taken in ascending score order until the moved MACs just exceed the amount,
 skipping a unit that would take the subnet below its target by more than half the
 tolerance (coarse units, e.g. a LeNet-5 conv1 filter is 9% of the original MACs). A
@@ -48,8 +54,10 @@ class Candidates:
     """The units of stage j (flat arrays ``layer``, ``unit``, ``score``, ``cost``) with the
     MACs subnet j loses when each one moves: its live incoming weights plus its live
     outgoing weights into stage-j units (or the classifier). :meth:`take` updates the
-    neighbours' costs, so the running total of taken costs is exact. For subnet 1 the
-    best-scoring unit of every layer is not a candidate (no layer may become empty)."""
+    neighbours' costs, so the running total of taken costs is exact. The best-scoring
+    unit of every layer stage j occupies is not a candidate: a stage never empties a
+    layer it holds (subnet 1 must keep every layer; a later stage with no units in a
+    deeper layer could not reach the classifier, its units would be dead weight)."""
 
     def __init__(self, net, importance: Importance, j: int, growth: float):
         layers, scores = net.cost_layers(), selection_scores(importance, j, growth)
@@ -59,7 +67,7 @@ class Candidates:
         for i, layer in enumerate(net.hidden):
             units = torch.nonzero(layer.step == j).flatten().cpu().numpy()
             s = scores[i].cpu().numpy()[units]
-            if j == 1 and len(units):
+            if len(units):
                 s, units = s[units != units[np.argmax(s)]], units[units != units[np.argmax(s)]]
             nxt = self.pairs[i + 1]
             if not layers[i + 1].geom.classifier:
@@ -98,8 +106,27 @@ class Candidates:
         return total
 
 
+def seeds(c: Candidates, net, j: int) -> list[int]:
+    """Candidates to hand on first so that every stage after j holds a unit in every
+    hidden layer but the first: stage j+1 gets its lowest-scoring units until it holds
+    ``K - j`` in each such layer (one to keep, one to seed each later stage when it hands
+    on in turn), as far as stage j can spare them. A stage's units in layer i then feed
+    its own units in every later layer up to the classifier, so its step adds to the
+    prediction. The first layer needs no seed (later layers read smaller stages' units
+    of it), nor the last subnet (it sheds to "unused")."""
+    if j >= net.num_steps:
+        return []
+    out, want = [], net.num_steps - j
+    for i, layer in enumerate(net.hidden[1:], start=1):
+        need = want - int((layer.step == j + 1).sum())
+        mine = np.flatnonzero(c.layer == i)
+        if need > 0 and len(mine):
+            out += [int(u) for u in mine[np.argsort(c.score[mine], kind="stable")[:need]]]
+    return out
+
+
 def select(c: Candidates, amount: float, surplus: float, limit: float,
-           tolerance: float) -> list[int]:
+           tolerance: float, forced: list[int] = ()) -> list[int]:
     """Candidates to move: ``amount`` is this iteration's share, ``surplus`` what the
     stage holds beyond its final share, ``limit`` the most that may leave without taking
     the subnet below its target - tolerance/2 (all in MACs of subnet j).
@@ -109,9 +136,13 @@ def select(c: Candidates, amount: float, surplus: float, limit: float,
     units (cost > ``tolerance``, e.g. LeNet-5's conv1 filters at 9% of the original MACs
     each) cannot strand a stage above its share: while the fine units together could not
     remove the rest of the surplus, this iteration's amount goes to the lowest-scoring
-    coarse units within the limit."""
+    coarse units within the limit. ``forced`` candidates (:func:`seeds`) go first, each
+    within the limit."""
     half, order = tolerance / 2, np.argsort(c.score, kind="stable")
     taken, total = np.zeros(len(order), dtype=bool), 0.0
+    for i in forced:
+        if total + c.cost[i] <= limit:
+            taken[i], total = True, total + c.take(i)
     while total < amount:
         rest = ~taken
         fine = rest & (c.cost <= tolerance)
@@ -144,16 +175,19 @@ def move_from(net, importance: Importance, j: int, growth: float, amount: float,
         return 0
     c = Candidates(net, importance, j, growth)
     limit = net.subnet_macs()[j - 1] - target + tolerance / 2
-    chosen = select(c, amount, surplus, limit, tolerance)
+    chosen = select(c, amount, surplus, limit, tolerance, seeds(c, net, j))
     move(net, c.layer[chosen], c.unit[chosen], j)
     return len(chosen)
 
 
 def construction_moves(net, importance: Importance, targets: list[float], t: int, n_iter: int,
                        growth: float, tolerance: float) -> list[int]:
-    """All moves of iteration t (0-based) of ``n_iter``; ``targets`` and ``tolerance`` in
-    MACs. Returns the number of units each subnet gave away."""
-    if t == n_iter - 1:
+    """All moves of iteration t (0-based) of ``n_iter`` moving iterations; ``targets`` and
+    ``tolerance`` in MACs. From iteration ``n_iter - 1`` on (the settle iterations of a
+    recipe with ``settle_iterations``, see :mod:`.steppingnet`) every call brings every
+    subnet to its target (usually no move once there). Returns the number of units each
+    subnet gave away."""
+    if t >= n_iter - 1:
         return _final_moves(net, importance, targets, growth, tolerance)
     moved = []
     macs = net.subnet_macs()
@@ -188,10 +222,14 @@ def calibrate(net, importance: Importance, j: int, growth: float, target: float,
               tolerance: float, max_tries: int = 400) -> int:
     """Our addition for coarse units (the paper does not say how it lands on targets):
     if subnet j is still above target + tolerance/2, its lowest-scoring unit that gets
-    it below moves on; if it is below target - tolerance/2, the best-scoring units of
-    stage j+1 that fit come back, one at a time, measured exactly. Returns units moved
-    out minus units moved back."""
-    half, steps = tolerance / 2, [layer.step for layer in net.hidden]
+    it below moves on; if it is below target - tolerance/2, units of larger stages that
+    fit come back to stage j, one at a time, measured exactly: stage j+1's best-scoring
+    first, then stage j+2's and so on to "unused" (a stage may hold only one fine unit
+    per layer when coarse units overshoot, e.g. LeNet-5's conv1 filters), never a
+    stage's last unit of a layer (see :class:`Candidates`). Subnets below j keep their
+    MACs, so calling this for j = 1..K in order settles them one by one. Returns units
+    moved out minus units moved back."""
+    half, steps, last = tolerance / 2, [layer.step for layer in net.hidden], net.num_steps
     moved = 0
     if net.subnet_macs()[j - 1] > target + half:
         c = Candidates(net, importance, j, growth)
@@ -201,14 +239,16 @@ def calibrate(net, importance: Importance, j: int, growth: float, target: float,
             move(net, c.layer[fits[:1]], c.unit[fits[:1]], j)
             moved += 1
     scores = selection_scores(importance, j, growth)
-    back = [(float(scores[i][u]), i, int(u)) for i, s in enumerate(steps)
-            for u in torch.nonzero(s == j + 1).flatten().tolist()]
-    for _, i, u in sorted(back, reverse=True)[:max_tries]:
+    back = [(int(s[u]), -float(scores[i][u]), i, int(u)) for i, s in enumerate(steps)
+            for u in torch.nonzero(s > j).flatten().tolist()]
+    for m, _, i, u in sorted(back)[:max_tries]:
         if net.subnet_macs()[j - 1] >= target - half:
             break
+        if m <= last and int((steps[i] == m).sum()) == 1:
+            continue                  # stage m keeps every layer it holds
         steps[i][u] = j
         if net.subnet_macs()[j - 1] > target + half:
-            steps[i][u] = j + 1
+            steps[i][u] = m
         else:
             moved -= 1
     return moved

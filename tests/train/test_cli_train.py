@@ -23,3 +23,19 @@ def test_finished_run_is_returned_and_other_recipe_refused(smoke_reference, tmp_
     other.write_text(SMOKE.read_text().replace("seed: 0", "seed: 1"))
     assert main(["train", str(other), "--out", out, "--no-progress"]) == 2
     assert "use another --out" in capsys.readouterr().err
+
+
+def test_train_warns_about_steps_that_change_no_prediction(tmp_path, capsys, monkeypatch):
+    import testbed.train.runner as runner
+    summary = {"original_macs": 1000, "original_accuracy": 0.5,
+               "subnets": [{"index": k, "macs_pct": 10.0 * k, "macs_dense_pct": 10.0 * k,
+                            "accuracy": 0.4} for k in (1, 2, 3)],
+               "stage_health": {"silent_stages": [3], "images": 128}}
+    monkeypatch.setattr(runner, "run_training", lambda *a, **k: summary)
+    out = str(tmp_path / "run")
+    assert main(["train", str(SMOKE), "--out", out, "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: step(s) 3 change no prediction" in err and "stage_health.py" in err
+    summary["stage_health"] = {"silent_stages": []}
+    assert main(["train", str(SMOKE), "--out", out, "--no-progress"]) == 0
+    assert "warning" not in capsys.readouterr().err

@@ -30,7 +30,7 @@ def test_lr_suppression_scales_exactly_beta_to_the_subnet_gap():
     sgd_step(opt, lr, 0.0, suppression_scales(stages, k, beta))
     for p in net.parameters():
         j = stages[p]
-        factor = torch.where(j < k, beta ** (k - j).double(), torch.ones_like(j, dtype=torch.double))
+        factor = torch.where(j < k, beta ** (k - j).double(), (j == k).double())
         expected = before[p] - lr * factor.float() * grads[p]
         torch.testing.assert_close(p.detach(), expected, rtol=1e-6, atol=1e-7)
     # the classifier weight of an input unit in subnet 1 moves beta^2 as far when k = 3
@@ -38,6 +38,25 @@ def test_lr_suppression_scales_exactly_beta_to_the_subnet_gap():
     col = int(torch.nonzero(net.hidden[-1].step == 1)[0]) if (net.hidden[-1].step == 1).any() else None
     if col is not None:
         assert torch.allclose(stages[c.weight][:, col], torch.ones(10, dtype=torch.long))
+
+
+def test_a_subnet_step_leaves_larger_stages_untouched_even_by_weight_decay():
+    """Subnets are trained one step each: weight decay must not reach the units a step
+    does not use, or the last stage decays K times per batch and trains once."""
+    torch.manual_seed(0)
+    net = NestedNet("lenet5", 0.5, 10, 4)
+    net.set_steps([torch.randint(1, 5, l.step.shape) for l in net.hidden])
+    stages, k = param_stages(net), 2
+    for p in net.parameters():
+        p.grad = torch.randn_like(p) * (stages[p] <= k)
+    before = {p: p.detach().clone() for p in net.parameters()}
+    opt = make_sgd(net.parameters(), Optimizer(lr=0.1, momentum=0.9, weight_decay=0.0))
+    sgd_step(opt, 0.1, 0.05, suppression_scales(stages, k, 1.0))
+    for p in net.parameters():
+        outside, inside = stages[p] > k, stages[p] <= k
+        assert torch.equal(p.detach()[outside], before[p][outside])
+        if inside.any():
+            assert not torch.equal(p.detach()[inside], before[p][inside])
 
 
 def test_distillation_term_vanishes_when_student_equals_teacher():

@@ -32,3 +32,46 @@ def test_checkpoint_meta_and_training_record(smoke_reference):
     assert on_disk["ablations"] == {"lr_suppression": True, "distillation": True, "width": 2.0}
     assert not (tmp / "run" / "state.pt").exists()
     assert_nested(model)
+
+
+def _occupied(net, s):
+    return [bool((layer.step == s).any()) for layer in net.hidden]
+
+
+def test_every_stage_reaches_the_classifier_through_its_own_units(smoke_reference):
+    """A stage that holds units in a layer holds units in every later hidden layer, so
+    each step adds a path to the classifier (no stage of conv units only)."""
+    summary, tmp, _ = smoke_reference
+    model, _ = load_checkpoint(tmp / "run" / "model.pt")
+    for s in range(1, model.num_steps + 1):
+        occ = _occupied(model, s)
+        assert occ[-1], f"stage {s} has no unit in the last hidden layer: {occ}"
+        first = occ.index(True)
+        assert all(occ[first:]), f"stage {s} skips a layer after its first: {occ}"
+
+
+def test_seeds_give_the_next_stage_units_in_every_layer_after_the_first():
+    import torch
+    from testbed.nets import NestedNet
+    from testbed.train.construction import Candidates, move_from, seeds
+    from testbed.train.importance import Importance
+
+    torch.manual_seed(0)
+    net = NestedNet("lenet5", 1.0, 10, 4)
+    imp = Importance(net)
+    for k in range(1, 5):                      # random importances for every subnet
+        gates = [torch.ones(l.step.numel(), requires_grad=True) for l in net.hidden]
+        for g in gates:
+            g.grad = torch.rand(g.numel())
+        imp.add(k, gates)
+    c = Candidates(net, imp, 1, 1.5)
+    s = seeds(c, net, 1)
+    assert sorted(c.layer[s].tolist()) == [1, 1, 1, 2, 2, 2, 3, 3, 3]   # K - 1 = 3 per layer
+    for i in s:                                # the lowest-scoring units of their layer
+        rest = c.score[(c.layer == c.layer[i])]
+        assert (rest < c.score[i]).sum() <= 2
+    full = net.subnet_macs()[0]
+    move_from(net, imp, 1, 1.5, amount=1.0, surplus=full, target=0.0, tolerance=1.0)
+    assert [int((l.step == 2).sum()) for l in net.hidden] == [0, 3, 3, 3]
+    assert not seeds(Candidates(net, imp, 1, 1.5), net, 1)     # nothing left to seed
+    assert len(seeds(Candidates(net, imp, 2, 1.5), net, 2)) == 3 * 2   # K - 2 = 2 per layer
