@@ -97,9 +97,9 @@ def suppression_scales(stages: dict, k: int, beta: float) -> dict:
     (stage j > k). Such an element has no gradient from subnet k's loss; the 0 keeps the
     step's weight decay off it too. Without it, subnets trained one after another decay
     the units of stage K once per subnet step but train them once per batch: on the
-    LeNet-5 cpu recipe (48,000 subnet steps) that shrank stage-4 weights ~100x, pruning
-    took subnets 3-4 from 84% to 56% of the MACs with no unit moving, and the late stages
-    ended dead (README, training results). ``beta`` = 1: no suppression, mask only."""
+    LeNet-5 cpu recipe pruning then took subnets 3-4 from 84% to 56% of the MACs with no
+    unit moving, and the late stages ended dead (README, training results). ``beta`` = 1:
+    no suppression, mask only."""
     return {p: torch.where(s <= k, beta ** (k - s).clamp(min=0).to(p.dtype),
                            torch.zeros((), dtype=p.dtype, device=p.device))
             for p, s in stages.items()}

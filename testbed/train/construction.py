@@ -14,9 +14,10 @@ After each training round, subnet j = 1..K hands its lowest-scoring units (eq. 3
 
 Whenever subnet j hands units on, stage j+1 first gets units (stage j's lowest-scoring)
 in every hidden layer after the first until it holds ``K - j`` there, and no stage
-gives away the last unit it holds in a layer (:func:`seeds`, :class:`Candidates`): a stage without units in a deeper layer
-has no path to the classifier, so its step would change no prediction while its MACs
-count (found on the LeNet-5 cpu run, where stages 3-4 ended with conv units only).
+gives away the last unit it holds in a layer (:func:`seeds`, :class:`Candidates`): a
+stage without units in a deeper layer has no path to the classifier, so its step would
+change no prediction while its MACs count (found on the LeNet-5 cpu run, where stages
+3-4 ended with conv units only).
 
 Units are taken in ascending score order until the moved MACs just exceed the amount,
 skipping a unit that would take the subnet below its target by more than half the

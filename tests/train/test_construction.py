@@ -75,3 +75,30 @@ def test_seeds_give_the_next_stage_units_in_every_layer_after_the_first():
     assert [int((l.step == 2).sum()) for l in net.hidden] == [0, 3, 3, 3]
     assert not seeds(Candidates(net, imp, 1, 1.5), net, 1)     # nothing left to seed
     assert len(seeds(Candidates(net, imp, 2, 1.5), net, 2)) == 3 * 2   # K - 2 = 2 per layer
+
+
+def test_settle_iterations_hold_the_targets_and_must_be_fewer_than_iterations(tmp_path, capsys):
+    """With settle_iterations the moves finish early: from the last moving iteration on
+    every subnet sits at its target (±2 pp); settle >= iterations is a recipe error."""
+    from testbed.cli import main
+    from tests.train.conftest import SMOKE
+
+    recipe = tmp_path / "settle.yaml"
+    recipe.write_text(SMOKE.read_text().replace("  iterations: 6\n",
+                                                "  iterations: 6\n  settle_iterations: 3\n"))
+    assert main(["train", str(recipe), "--out", str(tmp_path / "run"), "--no-progress",
+                 "--teacher-cache", str(tmp_path / "teachers")]) == 0
+    record = json.loads((tmp_path / "run" / "training.json").read_text())
+    targets = [100 * t for t in record["recipe"]["targets"]]
+    rows = [r for r in record["history"] if r["phase"] == "construction"]
+    assert [r["iteration"] for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert any(abs(m - t) > 2.0 for m, t in zip(rows[0]["macs_pct"], targets))
+    for r in rows[2:]:                        # moving iterations 1-3, the last one lands
+        assert all(abs(m - t) <= 2.0 for m, t in zip(r["macs_pct"], targets)), r
+    capsys.readouterr()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(recipe.read_text().replace("settle_iterations: 3", "settle_iterations: 6"))
+    assert main(["train", str(bad), "--out", str(tmp_path / "bad"), "--no-progress",
+                 "--teacher-cache", str(tmp_path / "teachers")]) == 2
+    err = capsys.readouterr().err
+    assert "steppingnet.settle_iterations" in err and err.count("\n") == 1
