@@ -1,16 +1,19 @@
 """Moving units between subnets: the structural step of SteppingNet's construction (§III-A1).
 
 After each training round, subnet j = 1..K hands its lowest-scoring units (eq. 3,
-:mod:`.importance`) to subnet j+1 (K+1 = unused). Amounts per iteration t of N:
-
-* subnet 1 moves ``(M_1 - T_1) / (N - t)`` MACs (the paper's quota: the total it must
-  shed over the iterations left; re-computed each iteration so pruning and overshoot are
-  absorbed);
-* subnet j > 1 gives away only the surplus of its own stage over its final share,
-  ``(M_j - M_{j-1}) - (T_j - T_{j-1})``, at most one quota per iteration: it starts giving
-  only once the MAC gap to subnet j-1 warrants it, so it never ends short;
-* in the last iteration every subnet moves exactly ``M_j - T_j`` (within a tolerance
-  window, refined over a few rounds), so every subnet ends at its target.
+:mod:`.importance`) to subnet j+1 (K+1 = unused). Every subnet follows a straight line
+from the expanded network's dense MACs ``F`` (all units in subnet 1) to its target
+``T_j`` over the N moving iterations: after iteration t it should hold
+``T_j + (F - T_j) (1 - (t+1)/N)``, so it moves the paper's per-iteration quota
+``(F - T_j) / N`` on average. Each iteration subnet j moves what it holds above its line
+(nothing if it is at or below it): a coarse unit that overshoots one iteration's share
+(a LeNet-5 conv2 filter is 5% of the original MACs, a conv1 filter 9%) is paid back by
+the next iterations instead of every iteration moving at least one unit and the
+construction finishing early; pruning counts as progress. Subnet j can only give away
+units of its own stage, so its stage grows as the gap between the lines of subnets j-1
+and j does (a subnet gives units on only once that gap warrants it). In the last
+iteration every subnet moves exactly ``M_j - T_j`` (within a tolerance window, refined
+over a few rounds), so every subnet ends at its target.
 
 Whenever subnet j hands units on, stage j+1 first gets units (stage j's lowest-scoring)
 in every hidden layer after the first until it holds ``K - j`` there, and no stage
@@ -21,7 +24,8 @@ change no prediction while its MACs count (found on the LeNet-5 cpu run, where s
 
 Units are taken in ascending score order until the moved MACs just exceed the amount,
 skipping a unit that would take the subnet below its target by more than half the
-tolerance (coarse units, e.g. a LeNet-5 conv1 filter is 9% of the original MACs). A
+tolerance. Scores are compared across layers after dividing each layer's by its mean
+(recipe ``score_normalization``, :func:`.importance.selection_scores`). A
 moved unit loses its synapses into units of smaller subnets automatically (the synapse
 rule is derived from the steps, see :mod:`testbed.nets.nested`) and its pruned synapses
 are revived. MACs are measured with :mod:`testbed.cost`; the selection prices a unit by the live
@@ -35,11 +39,30 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..cost import LayerCost, weight_stage
+from ..cost import LayerCost, dense_macs, weight_stage
 from .importance import Importance, selection_scores
 from .prune import revive
 
 FINAL_ROUNDS = 3      # measure-and-move rounds in the last iteration (pruning may shift counts)
+FLOOR_SHARE = 0.5     # a later stage keeps >= this x its MAC share x the layer's units (floors)
+
+
+def floors(net, targets: list[float]) -> list[list[int]]:
+    """[stage][hidden layer]: how many units stage j keeps in layer i, whatever their
+    scores (our addition). Stage 1 and every stage's first layer: 1 (a stage never
+    empties a layer it holds). A later stage j, in every layer after the first:
+    ``ceil(FLOOR_SHARE * (T_j - T_{j-1}) / T_K * units)``, so the units that carry its
+    new features to the classifier grow with its MACs. Without it, cheap fc units flowed
+    through the later stages to "unused" by score rank, leaving stages of 25-30% of the
+    MACs with one fc1 and one fc2 unit (LeNet-5) or one conv3 unit (LeNet-3C1L), and
+    steps that changed almost no prediction."""
+    out = []
+    for j in range(1, net.num_steps + 1):
+        share = (targets[j - 1] - (targets[j - 2] if j > 1 else 0.0)) / targets[-1]
+        out.append([1 if j == 1 or i == 0 else
+                    max(1, int(np.ceil(FLOOR_SHARE * share * layer.step.numel())))
+                    for i, layer in enumerate(net.hidden)])
+    return out
 
 
 def pair_counts(layer: LayerCost) -> np.ndarray:
@@ -55,12 +78,14 @@ class Candidates:
     """The units of stage j (flat arrays ``layer``, ``unit``, ``score``, ``cost``) with the
     MACs subnet j loses when each one moves: its live incoming weights plus its live
     outgoing weights into stage-j units (or the classifier). :meth:`take` updates the
-    neighbours' costs, so the running total of taken costs is exact. The best-scoring
-    unit of every layer stage j occupies is not a candidate: a stage never empties a
-    layer it holds (subnet 1 must keep every layer; a later stage with no units in a
-    deeper layer could not reach the classifier, its units would be dead weight)."""
+    neighbours' costs, so the running total of taken costs is exact. The ``keep[i]``
+    best-scoring units of every layer i (default 1, see :func:`floors`) are not
+    candidates: a stage never empties a layer it holds (subnet 1 must keep every layer;
+    a later stage with no units in a deeper layer could not reach the classifier, its
+    units would be dead weight)."""
 
-    def __init__(self, net, importance: Importance, j: int, growth: float):
+    def __init__(self, net, importance: Importance, j: int, growth: float,
+                 keep: list[int] | None = None):
         layers, scores = net.cost_layers(), selection_scores(importance, j, growth)
         # weighted pair counts of every weight layer: MACs of each (out unit, in unit) pair
         self.pairs = [pair_counts(c) * c.geom.macs_per_weight for c in layers]
@@ -69,7 +94,8 @@ class Candidates:
             units = torch.nonzero(layer.step == j).flatten().cpu().numpy()
             s = scores[i].cpu().numpy()[units]
             if len(units):
-                s, units = s[units != units[np.argmax(s)]], units[units != units[np.argmax(s)]]
+                rest = np.argsort(-s, kind="stable")[(keep[i] if keep else 1):]
+                s, units = s[rest], units[rest]
             nxt = self.pairs[i + 1]
             if not layers[i + 1].geom.classifier:
                 nxt = nxt[np.asarray(layers[i + 1].out_steps) == j]
@@ -96,16 +122,6 @@ class Candidates:
         mine = flat >= 0
         self.cost[flat[mine]] -= amounts[mine]
 
-    def joint_cost(self, chosen: np.ndarray) -> float:
-        """MACs subnet j loses if all ``chosen`` candidates (bool mask) move together:
-        their costs minus the synapses between two chosen units (counted twice)."""
-        total = float(self.cost[chosen].sum())
-        for i in range(len(self.index) - 1):
-            outs = self.unit[chosen & (self.layer == i + 1)]
-            ins = self.unit[chosen & (self.layer == i)]
-            total -= float(self.pairs[i + 1][np.ix_(outs, ins)].sum())
-        return total
-
 
 def seeds(c: Candidates, net, j: int) -> list[int]:
     """Candidates to hand on first so that every stage after j holds a unit in every
@@ -126,31 +142,20 @@ def seeds(c: Candidates, net, j: int) -> list[int]:
     return out
 
 
-def select(c: Candidates, amount: float, surplus: float, limit: float,
-           tolerance: float, forced: list[int] = ()) -> list[int]:
-    """Candidates to move: ``amount`` is this iteration's share, ``surplus`` what the
-    stage holds beyond its final share, ``limit`` the most that may leave without taking
-    the subnet below its target - tolerance/2 (all in MACs of subnet j).
-
-    Normally: in ascending score order until the costs just exceed ``amount``, skipping
-    units that would pass ``limit``. First, though, a granularity reserve, so that coarse
-    units (cost > ``tolerance``, e.g. LeNet-5's conv1 filters at 9% of the original MACs
-    each) cannot strand a stage above its share: while the fine units together could not
-    remove the rest of the surplus, this iteration's amount goes to the lowest-scoring
-    coarse units within the limit. ``forced`` candidates (:func:`seeds`) go first, each
-    within the limit."""
-    half, order = tolerance / 2, np.argsort(c.score, kind="stable")
+def select(c: Candidates, amount: float, limit: float, forced: list[int] = ()) -> list[int]:
+    """Candidates to move: in ascending score order until their costs just exceed
+    ``amount`` (this iteration's share), skipping a unit that would pass ``limit`` (the
+    most that may leave without taking the subnet below its target - tolerance/2; all
+    in MACs of subnet j). ``forced`` candidates (:func:`seeds`) go first, each within the
+    limit. A coarse unit (e.g. a LeNet-5 conv1 filter, 9% of the original MACs) moves
+    when its score's turn comes, even if it alone exceeds the share (later iterations'
+    shares shrink accordingly); one that no longer fits at the end is left to
+    :func:`calibrate`."""
+    order = np.argsort(c.score, kind="stable")
     taken, total = np.zeros(len(order), dtype=bool), 0.0
     for i in forced:
         if total + c.cost[i] <= limit:
             taken[i], total = True, total + c.take(i)
-    while total < amount:
-        rest = ~taken
-        fine = rest & (c.cost <= tolerance)
-        coarse = [i for i in order if rest[i] and tolerance < c.cost[i] <= limit - total]
-        if surplus - total - half <= c.joint_cost(fine) or not coarse:
-            break
-        taken[coarse[0]], total = True, total + c.take(coarse[0])
     for i in order:
         if total >= amount:
             break
@@ -169,14 +174,15 @@ def move(net, layer_ids: np.ndarray, unit_ids: np.ndarray, j: int) -> None:
 
 
 def move_from(net, importance: Importance, j: int, growth: float, amount: float,
-              surplus: float, target: float, tolerance: float) -> int:
-    """Move stage j's lowest-scoring units worth ``amount`` MACs (see :func:`select`);
-    return how many moved."""
+              surplus: float, target: float, tolerance: float,
+              keep: list[int] | None = None) -> int:
+    """Move stage j's lowest-scoring units worth ``amount`` MACs (see :func:`select`),
+    keeping ``keep[i]`` units of each layer i; return how many moved."""
     if amount <= 0 or surplus <= tolerance / 2:
         return 0
-    c = Candidates(net, importance, j, growth)
+    c = Candidates(net, importance, j, growth, keep)
     limit = net.subnet_macs()[j - 1] - target + tolerance / 2
-    chosen = select(c, amount, surplus, limit, tolerance, seeds(c, net, j))
+    chosen = select(c, amount, limit, seeds(c, net, j))
     move(net, c.layer[chosen], c.unit[chosen], j)
     return len(chosen)
 
@@ -190,16 +196,14 @@ def construction_moves(net, importance: Importance, targets: list[float], t: int
     subnet gave away."""
     if t >= n_iter - 1:
         return _final_moves(net, importance, targets, growth, tolerance)
+    full = dense_macs([layer.geom for layer in net.layers()])
+    left, keep = 1.0 - (t + 1) / n_iter, floors(net, targets)
     moved = []
-    macs = net.subnet_macs()
-    quota = (macs[0] - targets[0]) / (n_iter - t)
     for j in range(1, net.num_steps + 1):
-        macs = net.subnet_macs()
-        surplus = macs[j - 1] - targets[j - 1]
-        if j > 1:   # only what its own stage holds beyond its final share
-            surplus -= max(macs[j - 2] - targets[j - 2], 0)
-        moved.append(move_from(net, importance, j, growth, min(quota, surplus), surplus,
-                               targets[j - 1], tolerance))
+        macs = net.subnet_macs()[j - 1]
+        line = targets[j - 1] + (full - targets[j - 1]) * left
+        moved.append(move_from(net, importance, j, growth, macs - line, macs - targets[j - 1],
+                               targets[j - 1], tolerance, keep[j - 1]))
     return moved
 
 
@@ -207,33 +211,34 @@ def _final_moves(net, importance: Importance, targets: list[float], growth: floa
                  tolerance: float) -> list[int]:
     """Last iteration: bring every subnet to its target, measuring after every round,
     then calibrate what coarse units left off target (:func:`calibrate`)."""
-    moved = [0] * net.num_steps
+    moved, keep = [0] * net.num_steps, floors(net, targets)
     for _ in range(FINAL_ROUNDS):
         for j in range(1, net.num_steps + 1):
             surplus = net.subnet_macs()[j - 1] - targets[j - 1]
             moved[j - 1] += move_from(net, importance, j, growth, surplus, surplus,
-                                      targets[j - 1], tolerance)
+                                      targets[j - 1], tolerance, keep[j - 1])
     for j in range(1, net.num_steps + 1):
-        moved[j - 1] += calibrate(net, importance, j, growth, targets[j - 1], tolerance)
+        moved[j - 1] += calibrate(net, importance, j, growth, targets[j - 1], tolerance, keep)
     return moved
 
 
 @torch.no_grad()
 def calibrate(net, importance: Importance, j: int, growth: float, target: float,
-              tolerance: float, max_tries: int = 400) -> int:
+              tolerance: float, keep: list[list[int]] | None = None, max_tries: int = 400) -> int:
     """Our addition for coarse units (the paper does not say how it lands on targets):
     if subnet j is still above target + tolerance/2, its lowest-scoring unit that gets
     it below moves on; if it is below target - tolerance/2, units of larger stages that
     fit come back to stage j, one at a time, measured exactly: stage j+1's best-scoring
     first, then stage j+2's and so on to "unused" (a stage may hold only one fine unit
     per layer when coarse units overshoot, e.g. LeNet-5's conv1 filters), never a
-    stage's last unit of a layer (see :class:`Candidates`). Subnets below j keep their
+    stage's floor of a layer (``keep[stage][layer]``, :func:`floors`; default 1 unit, see
+    :class:`Candidates`). Subnets below j keep their
     MACs, so calling this for j = 1..K in order settles them one by one. Returns units
     moved out minus units moved back."""
     half, steps, last = tolerance / 2, [layer.step for layer in net.hidden], net.num_steps
     moved = 0
     if net.subnet_macs()[j - 1] > target + half:
-        c = Candidates(net, importance, j, growth)
+        c = Candidates(net, importance, j, growth, keep[j - 1] if keep else None)
         over = net.subnet_macs()[j - 1] - target - half
         fits = [i for i in np.argsort(c.score, kind="stable") if c.cost[i] >= over]
         if fits:
@@ -245,8 +250,8 @@ def calibrate(net, importance: Importance, j: int, growth: float, target: float,
     for m, _, i, u in sorted(back)[:max_tries]:
         if net.subnet_macs()[j - 1] >= target - half:
             break
-        if m <= last and int((steps[i] == m).sum()) == 1:
-            continue                  # stage m keeps every layer it holds
+        if m <= last and int((steps[i] == m).sum()) <= (keep[m - 1][i] if keep else 1):
+            continue                  # stage m keeps its floor of every layer
         steps[i][u] = j
         if net.subnet_macs()[j - 1] > target + half:
             steps[i][u] = m

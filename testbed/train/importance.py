@@ -22,7 +22,8 @@ def new_gates(net) -> list[torch.Tensor]:
 class Importance:
     """Accumulated |dL_k / dalpha[k][n]| for subnets k = 1..K and every hidden layer."""
 
-    def __init__(self, net):
+    def __init__(self, net, per_layer: bool = False):
+        self.per_layer = per_layer
         self.acc = [[torch.zeros(layer.step.numel(), dtype=torch.float64, device=layer.step.device)
                      for layer in net.hidden] for _ in range(net.num_steps)]
 
@@ -39,10 +40,18 @@ class Importance:
 def selection_scores(importance: Importance, j: int, growth: float) -> list[torch.Tensor]:
     """Eq. (3): score of each unit for subnet j = sum over k = j..K of growth^(k-j) *
     importance to subnet k (larger subnets weigh more: a unit that stays in subnet j
-    also serves every larger subnet)."""
+    also serves every larger subnet).
+
+    With ``per_layer`` (our addition, recipe ``steppingnet.score_normalization: layer``)
+    each layer's scores are divided by their mean over the layer, so 1 means "as
+    important as the layer's average unit". Raw gate gradients are not comparable across
+    layers (their scale depends on the layer's width and position); ranked globally they
+    made the LeNet-5 construction keep 227 fc1 units on 2 conv2 filters in subnet 1."""
     num_steps = len(importance.acc)
     scores = [torch.zeros_like(a) for a in importance.of(j)]
     for k in range(j, num_steps + 1):
         for s, a in zip(scores, importance.of(k)):
             s += growth ** (k - j) * a
+    if importance.per_layer:
+        scores = [s / s.mean() if s.mean() > 0 else s for s in scores]
     return scores

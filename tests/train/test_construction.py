@@ -102,3 +102,78 @@ def test_settle_iterations_hold_the_targets_and_must_be_fewer_than_iterations(tm
                  "--teacher-cache", str(tmp_path / "teachers")]) == 2
     err = capsys.readouterr().err
     assert "steppingnet.settle_iterations" in err and err.count("\n") == 1
+
+
+def _random_importance(net, seed=0):
+    import torch
+    from testbed.train.importance import Importance
+
+    torch.manual_seed(seed)
+    imp = Importance(net, per_layer=True)
+    for k in range(1, net.num_steps + 1):
+        gates = [torch.ones(l.step.numel(), requires_grad=True) for l in net.hidden]
+        for i, g in enumerate(gates):            # layers on very different scales
+            g.grad = torch.rand(g.numel()) * 10.0 ** (3 * i)
+        imp.add(k, gates)
+    return imp
+
+
+def test_floors_grow_with_a_stage_mac_share_and_candidates_keep_them():
+    import numpy as np
+    from testbed.nets import NestedNet
+    from testbed.train.construction import Candidates, floors
+
+    net = NestedNet("lenet5", 2.0, 10, 4)
+    targets = [0.15, 0.30, 0.60, 0.85]
+    fl = floors(net, targets)
+    widths = [l.step.numel() for l in net.hidden]              # 12, 32, 240, 168
+    assert fl[0] == [1] * 4 and [f[0] for f in fl] == [1] * 4
+    for j, share in ((2, 0.15 / 0.85), (3, 0.30 / 0.85), (4, 0.25 / 0.85)):
+        assert fl[j - 1][1:] == [int(np.ceil(0.5 * share * w)) for w in widths[1:]]
+    assert fl[2][2] > fl[3][2] > fl[1][2] > 1                  # the 30% stage keeps the most
+    imp = _random_importance(net)
+    keep = [1, 3, 20, 10]
+    c = Candidates(net, imp, 1, 1.5, keep)
+    for i, k in enumerate(keep):                               # the k best of layer i stay
+        assert (c.layer == i).sum() == widths[i] - k
+        best = np.sort(c.score[c.layer == i])[-1]
+        assert (c.score[c.layer == i] <= best).all()
+
+
+def test_layer_normalised_scores_compare_layers_on_one_scale():
+    """Raw gate gradients of the test's layers differ by 10^3 per layer: normalised, each
+    layer's scores average 1, so the lowest-scoring units come from every layer."""
+    from testbed.nets import NestedNet
+    from testbed.train.construction import Candidates
+    from testbed.train.importance import selection_scores
+
+    net = NestedNet("lenet5", 2.0, 10, 4)
+    imp = _random_importance(net)
+    for s in selection_scores(imp, 1, 1.5):
+        assert abs(float(s.mean()) - 1.0) < 1e-9
+    c = Candidates(net, imp, 1, 1.5)
+    lowest = c.layer[c.score.argsort()[:60]]
+    assert set(lowest.tolist()) >= {1, 2, 3}
+    imp.per_layer = False
+    raw = Candidates(net, imp, 1, 1.5)
+    assert set(raw.layer[raw.score.argsort()[:11]].tolist()) == {0}   # raw: layer 0 first
+
+
+def test_subnets_follow_a_straight_line_and_overshoot_is_paid_back():
+    """A moving iteration brings each subnet to about its line T + (F - T)(1 - (t+1)/N);
+    a subnet already below its line moves nothing."""
+    from testbed.cost import dense_macs
+    from testbed.nets import NestedNet
+    from testbed.train.construction import construction_moves
+
+    net = NestedNet("lenet5", 2.0, 10, 4)
+    full = dense_macs([layer.geom for layer in net.layers()])
+    targets = [f * full / 2.92 for f in (0.15, 0.30, 0.60, 0.85)]
+    imp, n = _random_importance(net), 10
+    moved = construction_moves(net, imp, targets, 0, n, 1.5, 0.02 * full / 2.92)
+    assert moved[0] > 0
+    line = [t + (full - t) * 0.9 for t in targets]
+    macs = net.subnet_macs()
+    assert line[0] - 0.1 * full < macs[0] <= line[0]              # at most one coarse unit below
+    again = construction_moves(net, imp, targets, 0, n, 1.5, 0.02 * full / 2.92)
+    assert again[0] == 0 and net.subnet_macs()[0] == macs[0]

@@ -31,7 +31,7 @@ def test_a_unit_whose_weights_were_zeroed_ranks_last():
     scores = selection_scores(imp, 1, 1.5)
     assert scores[1][dead] == 0 and (scores[1][torch.arange(len(scores[1])) != dead] > 0).all()
     c = Candidates(net, imp, 1, 1.5)
-    first = select(c, amount=1.0, surplus=1e12, limit=1e12, tolerance=0.0)[0]
+    first = select(c, amount=1.0, limit=1e12)[0]
     assert (c.layer[first], c.unit[first]) in [(1, dead)] + \
         [(i, int(u)) for i, s in enumerate(scores) for u in torch.nonzero(s == 0).flatten()]
 
