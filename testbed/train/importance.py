@@ -22,8 +22,8 @@ def new_gates(net) -> list[torch.Tensor]:
 class Importance:
     """Accumulated |dL_k / dalpha[k][n]| for subnets k = 1..K and every hidden layer."""
 
-    def __init__(self, net, per_layer: bool = False):
-        self.per_layer = per_layer
+    def __init__(self, net, normalization: str = "none"):
+        self.normalization = normalization     # "none" | "mean" | "rank", see selection_scores
         self.acc = [[torch.zeros(layer.step.numel(), dtype=torch.float64, device=layer.step.device)
                      for layer in net.hidden] for _ in range(net.num_steps)]
 
@@ -42,16 +42,18 @@ def selection_scores(importance: Importance, j: int, growth: float) -> list[torc
     importance to subnet k (larger subnets weigh more: a unit that stays in subnet j
     also serves every larger subnet).
 
-    With ``per_layer`` (our addition, recipe ``steppingnet.score_normalization: layer``)
-    each layer's scores are divided by their mean over the layer, so 1 means "as
-    important as the layer's average unit". Raw gate gradients are not comparable across
-    layers (their scale depends on the layer's width and position); ranked globally they
-    made the LeNet-5 construction keep 227 fc1 units on 2 conv2 filters in subnet 1."""
+    Our addition, recipe ``steppingnet.score_normalization``: raw gate gradients are not
+    comparable across layers (their scale depends on a layer's width and position);
+    ranked globally ("none", the paper's wording) they made the LeNet-5 construction keep
+    227 fc1 units on 2 conv2 filters in subnet 1. "mean" divides each layer's scores by
+    the layer's mean; "rank" (applied by :class:`.construction.Candidates`, within the
+    stage's own units of each layer) replaces them by their percentile, so every layer
+    sheds about the same fraction of its units and importance only picks which ones."""
     num_steps = len(importance.acc)
     scores = [torch.zeros_like(a) for a in importance.of(j)]
     for k in range(j, num_steps + 1):
         for s, a in zip(scores, importance.of(k)):
             s += growth ** (k - j) * a
-    if importance.per_layer:
+    if importance.normalization == "mean":
         scores = [s / s.mean() if s.mean() > 0 else s for s in scores]
     return scores

@@ -14,8 +14,8 @@ Choices of ours, each measured on the LeNet cpu runs (README, training results):
 subnet's step updates only that subnet's weights, weight decay included
 (:func:`.common.suppression_scales`); ``settle_iterations`` (0 = the paper) ends the
 construction with iterations that only hold the targets, so the last-filled stages train
-in their final shape before retraining; ``score_normalization: layer`` ranks units of
-all layers on one scale; and construction (:mod:`.construction`) moves units along a
+in their final shape before retraining; ``score_normalization`` ranks units of all
+layers on one scale; and construction (:mod:`.construction`) moves units along a
 straight MAC line per subnet and keeps a floor of units per layer in the later stages.
 """
 
@@ -49,9 +49,10 @@ class SteppingNetParams:
     # move no unit beyond keeping every subnet at its target, so the stages filled last
     # (the largest subnets) train a while in their final shape before retraining.
     settle_iterations: int = knob(0, lambda v: v >= 0, ">= 0")
-    # Our addition ("none" = the paper's global ranking): "layer" divides each layer's
-    # eq. 3 scores by the layer's mean before units of all layers are ranked together.
-    score_normalization: str = knob("layer", lambda v: v in ("layer", "none"), '"layer" or "none"')
+    # Our addition ("none" = the paper's global ranking of raw scores): how eq. 3 scores
+    # of different layers are put on one scale, see importance.selection_scores.
+    score_normalization: str = knob("rank", lambda v: v in ("rank", "mean", "none"),
+                                    '"rank", "mean" or "none"')
     batches_per_iteration: int | None = knob(None, lambda v: v > 0, "> 0")  # None: PAPER_BATCHES
     beta: float = knob(0.9, lambda v: 0 < v <= 1, "in (0, 1]")      # §IV: LR suppression base
     importance_growth: float = knob(1.5, lambda v: v > 0, "> 0")    # §IV: eq. 3 weights x1.5 per subnet
@@ -169,7 +170,7 @@ class _Run:
     def _construction_round(self, t: int, total: int, bar) -> list[float]:
         """B batches, every subnet trained on each; importance accumulated."""
         self.net.train()
-        self.importance = Importance(self.net, self.p.score_normalization == "layer")
+        self.importance = Importance(self.net, self.p.score_normalization)
         scales, sums = self._scales(), [0.0] * self.net.num_steps
         for _ in range(self.batches):
             x, y = self.stream.next()

@@ -104,12 +104,12 @@ def test_settle_iterations_hold_the_targets_and_must_be_fewer_than_iterations(tm
     assert "steppingnet.settle_iterations" in err and err.count("\n") == 1
 
 
-def _random_importance(net, seed=0):
+def _random_importance(net, seed=0, normalization="mean"):
     import torch
     from testbed.train.importance import Importance
 
     torch.manual_seed(seed)
-    imp = Importance(net, per_layer=True)
+    imp = Importance(net, normalization)
     for k in range(1, net.num_steps + 1):
         gates = [torch.ones(l.step.numel(), requires_grad=True) for l in net.hidden]
         for i, g in enumerate(gates):            # layers on very different scales
@@ -141,8 +141,10 @@ def test_floors_grow_with_a_stage_mac_share_and_candidates_keep_them():
 
 
 def test_layer_normalised_scores_compare_layers_on_one_scale():
-    """Raw gate gradients of the test's layers differ by 10^3 per layer: normalised, each
-    layer's scores average 1, so the lowest-scoring units come from every layer."""
+    """Raw gate gradients of the test's layers differ by 10^3 per layer: "mean" makes each
+    layer's scores average 1, so the lowest-scoring units come from every layer; "rank"
+    takes the same fraction of every layer's units."""
+    import numpy as np
     from testbed.nets import NestedNet
     from testbed.train.construction import Candidates
     from testbed.train.importance import selection_scores
@@ -154,9 +156,18 @@ def test_layer_normalised_scores_compare_layers_on_one_scale():
     c = Candidates(net, imp, 1, 1.5)
     lowest = c.layer[c.score.argsort()[:60]]
     assert set(lowest.tolist()) >= {1, 2, 3}
-    imp.per_layer = False
+    imp.normalization = "none"
     raw = Candidates(net, imp, 1, 1.5)
     assert set(raw.layer[raw.score.argsort()[:11]].tolist()) == {0}   # raw: layer 0 first
+    imp.normalization = "rank"                 # percentiles within each layer of the stage
+    ranked = Candidates(net, imp, 1, 1.5)
+    widths = [l.step.numel() for l in net.hidden]
+    lowest = ranked.layer[ranked.score.argsort()[:int(0.25 * sum(widths))]]
+    for i, w in enumerate(widths):             # a quarter of every layer, within one unit
+        assert abs((lowest == i).sum() - 0.25 * w) <= 1.5, (i, (lowest == i).sum(), w)
+    for i in range(4):                         # order within a layer is the score order
+        mine = ranked.layer == i
+        assert (np.argsort(ranked.score[mine]) == np.argsort(raw.score[mine])).all()
 
 
 def test_subnets_follow_a_straight_line_and_overshoot_is_paid_back():
