@@ -97,7 +97,7 @@ class Candidates:
         for i, layer in enumerate(net.hidden):
             units = torch.nonzero(layer.step == j).flatten().cpu().numpy()
             s = scores[i].cpu().numpy()[units]
-            if getattr(importance, "normalization", "none") == "rank" and len(units):
+            if importance.normalization == "rank" and len(units):
                 s = (np.argsort(np.argsort(s, kind="stable"), kind="stable") + 0.5) / len(units)
             if len(units):
                 rest = np.argsort(-s, kind="stable")[(keep[i] if keep else 1):]

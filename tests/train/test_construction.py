@@ -188,3 +188,30 @@ def test_subnets_follow_a_straight_line_and_overshoot_is_paid_back():
     assert line[0] - 0.1 * full < macs[0] <= line[0]              # at most one coarse unit below
     again = construction_moves(net, imp, targets, 0, n, 1.5, 0.02 * full / 2.92)
     assert again[0] == 0 and net.subnet_macs()[0] == macs[0]
+
+
+def test_calibration_pulls_back_units_but_not_below_a_stage_floor():
+    """Subnet 1 below its target takes units back from larger stages, stage 2 first, but
+    stage 2 keeps its floor; the rest comes from "unused"."""
+    import torch
+    from testbed.nets import NestedNet
+    from testbed.train.construction import calibrate
+
+    net = NestedNet("lenet5", 2.0, 10, 4)
+    fc1 = net.hidden[2].step
+    with torch.no_grad():
+        fc1[:10] = 2                               # stage 2: 10 fc1 units
+        fc1[10:] = 5                               # the other 230: unused (K + 1)
+    imp = _random_importance(net)
+    base = net.subnet_macs()[0]
+    target, tol = base + 40 * 400, 1000.0          # about 40 more fc1 units' worth
+    keep = [[1] * 4, [1, 1, 10, 1], [1] * 4, [1] * 4]
+    moved = calibrate(net, imp, 1, 1.5, target, tol, keep)
+    assert moved < 0 and abs(net.subnet_macs()[0] - target) <= tol / 2
+    assert int((fc1 == 2).sum()) == 10             # the floor held
+    unfloored = NestedNet("lenet5", 2.0, 10, 4)
+    with torch.no_grad():
+        unfloored.hidden[2].step[:10] = 2
+        unfloored.hidden[2].step[10:] = 5
+    calibrate(unfloored, imp, 1, 1.5, target, tol)
+    assert int((unfloored.hidden[2].step == 2).sum()) == 1   # default floor: one unit
