@@ -48,7 +48,9 @@ def main(argv=None) -> int:
         path = Path(args.bundle) if args.bundle else generate(args.arch, args.width, Path(tmp))
         prof = profile_bundle(path, args.threads, args.batch, args.warmup, args.repeats, write=False)
         recompute = recompute_cost(args, len(prof["stages"]))
-    json.dump(report(prof, args, recompute), sys.stdout, indent=2)
+    out = {"command": " ".join(["python", "scripts/bench_export.py", *(argv if argv is not None else sys.argv[1:])]),
+           **report(prof, args, recompute)}
+    json.dump(out, sys.stdout, indent=2)
     print()
     return 0
 
