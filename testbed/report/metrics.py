@@ -23,6 +23,9 @@ import numpy as np
 from ..sim.records import JobRecord
 
 CONFIDENCE = 0.95
+# Bumped whenever a metric's definition changes (2: idle energy only while no job holds the
+# processor), so that sweeps discard rows computed by the old definition.
+REVISION = 2
 PERCENTILES = (50, 95, 99)
 # Two-sided 95 % Student-t critical values for 1..30 degrees of freedom.
 _T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
@@ -126,7 +129,7 @@ def group_metrics(records: Sequence[JobRecord], idle_j: float | None = None
                   ) -> dict[str, float | None]:
     """Every metric of one group of records (one system, one seed, maybe one class).
 
-    ``idle_j`` is the platform's static energy over the run (idle power × duration),
+    ``idle_j`` is the platform's static energy over the run (:func:`idle_energy`),
     ``None`` when unknown; it is added to the dynamic energy of the records.
     """
     n = len(records)
@@ -177,19 +180,31 @@ def seed_summaries(records: Iterable[JobRecord], *, idle_w: float | None = None,
                    duration_s: float | None = None, systems: Sequence[str] = (),
                    seed: int | None = None) -> list[SeedSummary]:
     """One :class:`SeedSummary` per (system, seed) present in ``records``, in first-seen
-    order. Idle energy (``idle_w`` × ``duration_s``) counts once per system and seed, in
-    the overall metrics only (it belongs to no job class). A name in ``systems`` with no
-    record in run ``seed`` still gets a summary: zero jobs, not an unknown."""
-    idle_j = idle_w * duration_s if idle_w is not None and duration_s is not None else None
+    order. Idle energy (``idle_w`` × the time of the run the system's processor held no
+    job) counts once per system and seed, in the overall metrics only (it belongs to no
+    job class). A name in ``systems`` with no record in run ``seed`` still gets a
+    summary: zero jobs, not an unknown."""
     groups = _by(records, lambda r: (r.system, r.seed))
     for name in systems if seed is not None else ():
         groups.setdefault((name, seed), [])
     out = []
     for (system, seed_), group in groups.items():
         classes = {c: group_metrics(rs) for c, rs in _by(group, lambda r: r.job_class).items()}
-        out.append(SeedSummary(system, seed_, group_metrics(group, idle_j), classes,
-                               _fault_metrics(group)))
+        out.append(SeedSummary(system, seed_, group_metrics(group, idle_energy(group, idle_w, duration_s)),
+                               classes, _fault_metrics(group)))
     return out
+
+
+def idle_energy(records: Sequence[JobRecord], idle_w: float | None,
+                duration_s: float | None) -> float | None:
+    """``idle_w`` × (``duration_s`` minus the processor time the records' jobs held), the
+    static energy of one system's run; ``None`` when either is unknown. (The energy of a
+    busy processor is the records' dynamic energy: ``pj_per_mac`` is whole-chip energy
+    per MAC.)"""
+    if idle_w is None or duration_s is None:
+        return None
+    busy = math.fsum(r.busy_s for r in records)
+    return idle_w * max(0.0, duration_s - busy)
 
 
 def _combine_dicts(per_seed: Sequence[dict | None]) -> dict[str, Interval]:

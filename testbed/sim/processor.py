@@ -160,7 +160,7 @@ class Processor:
         if self.next_arrival < t:
             self._admit(t, until_included=False)  # arrived while this job ran
         room.running_class = -1
-        self._record(job)
+        self._record(job, t)
         return t
 
     def _watch(self, job: _Job, k: int, t: float, end: float) -> tuple[int, float, float]:
@@ -273,17 +273,19 @@ class Processor:
             self.emit_event(StageEvent(self.name, self.seed, job.frame.job_id, k, start, stop,
                                        False, macs))
 
-    def _record(self, job: _Job) -> None:
+    def _record(self, job: _Job, free: float) -> None:
+        """``free``: when the processor is free again (the job's busy time ends)."""
         if self.emit_record is None:
             return
         f, done = job.frame, job.done
+        busy = 0.0 if job.started is None else free - job.started
         correct = bool(done) and self.outcomes.correct[job.row][done - 1]
         self.emit_record(JobRecord(
             self.name, self.seed, f.job_id, self.class_names[f.job_class], f.sample_id,
             f.arrival_s, f.deadline_s, False, job.runs, done, done > 0, correct,
             job.conf, job.executed, max(0.0, job.executed - job.useful),
             job.executed * self.j_per_mac, job.started, job.first, job.final, f.fault,
-            job.failed))
+            job.failed, busy))
 
     def _record_dropped(self, f: Frame) -> None:
         if self.emit_record is not None:

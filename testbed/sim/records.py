@@ -35,6 +35,7 @@ class JobRecord(NamedTuple):
     final_result_s: float | None   # time the emitted result became available
     fault: str = ""        # fault windows that touched the frame ("stall+burst"; "" none)
     failed_stage: int = 0  # the stage that raised (its job kept the last good result; 0 none)
+    busy_s: float = 0.0    # processor time the job held, first step start to processor free
 
     @property
     def latency_first_s(self) -> float | None:

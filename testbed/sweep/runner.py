@@ -4,8 +4,10 @@ it finishes, record failures with their parameters, then write the table and rep
 
 A point counts as done only if its rows were computed from the same inputs: every row
 carries a fingerprint of the base scenario file, each system's bundle manifest (which
-holds its stage and eval checksums) and profile, and a trace file the scenario reads.
-Rows from other inputs (a retrained bundle, an edited scenario) are discarded and rerun.
+holds its stage and eval checksums) and profile, a trace file the scenario reads, and the
+revision of the metrics' definitions (:data:`testbed.report.metrics.REVISION`). Rows from
+other inputs (a retrained bundle, an edited scenario, a newer metric) are discarded and
+rerun.
 """
 
 from __future__ import annotations
@@ -77,7 +79,9 @@ def run_sweep(spec: SweepSpec, out: Path, executor: str = "local", workers: int 
 
 def inputs_fingerprint(spec: SweepSpec, duration_s: float | None, files: set[Path]) -> str:
     """What a point's rows depend on besides its parameters (see the module docstring)."""
+    from ..report.metrics import REVISION
     h = hashlib.sha256()
+    h.update(f"metrics revision {REVISION}\n".encode())
     h.update(Path(spec.base).read_bytes())
     h.update(repr(duration_s).encode())
     for path in sorted(files, key=str):

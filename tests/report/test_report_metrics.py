@@ -35,6 +35,16 @@ def test_idle_energy_is_added_once_per_system_and_seed():
     assert s.classes["camera"]["energy_idle_j"] is None  # idle power belongs to no class
 
 
+def test_idle_energy_leaves_out_the_time_the_processor_held_jobs():
+    busy = [r._replace(busy_s=b) for r, b in zip(hand_records(), (2.0, 1.5, 0.0, 0.5))]
+    [s] = seed_summaries(busy, idle_w=0.5, duration_s=10.0)
+    assert s.metrics["energy_idle_j"] == pytest.approx(0.5 * (10.0 - 4.0))
+    assert s.metrics["energy_j"] == pytest.approx(3.0 + 2e-6)
+    [s] = seed_summaries([r._replace(busy_s=6.0) for r in hand_records()], idle_w=0.5,
+                         duration_s=10.0)
+    assert s.metrics["energy_idle_j"] == 0.0  # busy all the time (and past the end)
+
+
 def test_empty_group_has_undefined_rates_not_zero():
     m = group_metrics([])
     assert m["jobs"] == 0 and m["macs_executed"] == 0

@@ -134,6 +134,30 @@ def test_higher_priority_frames_preempt_at_stage_boundaries(make_scenario):
     assert all(r.hit and r.start_s >= r.arrival_s for r in alarm)
 
 
+def test_busy_time_runs_from_the_first_step_to_when_the_processor_is_free(make_scenario):
+    """A job's ``busy_s`` spans its stage events (completed, cut or abandoned), so the
+    report's idle time is the rest of the run; the jobs never overlap on the processor."""
+    systems = [("sn", "steppingnet", "deadline_aware"),
+               ("slim", "slimmable", {"name": "pick_at_start", "restart": True})]
+    budget = {"kind": "random_walk", "start": 0.6, "sigma": 0.3, "step_ms": 5, "low": 0.0}
+    result = simulate(make_scenario(systems, budget=budget))
+    spans = defaultdict(list)
+    for e in result.events:
+        spans[e.system, e.job_id].append(e)
+    assert any(not e.completed for e in result.events)  # cut and abandoned steps covered
+    for r in result.records:
+        events = spans.get((r.system, r.job_id))
+        if not events:
+            assert r.busy_s == 0.0 and r.start_s is None
+            continue
+        assert r.busy_s == pytest.approx(max(e.end_s for e in events) - r.start_s, abs=1e-12)
+        assert r.start_s == min(e.start_s for e in events)
+    for name in result.systems:
+        held = sorted((r.start_s, r.start_s + r.busy_s) for r in result.records
+                      if r.system == name and r.busy_s)
+        assert all(a[1] <= b[0] + 1e-12 for a, b in zip(held, held[1:]))
+
+
 @pytest.mark.parametrize("overrun, dropped", [("queue", 0), ("skip_new", 1), ("drop_old", 1)])
 def test_overrun_rules(make_scenario, overrun, dropped):
     # frames every 10 ms, deadline 100 ms, each job takes ~18 ms at 1.0: a backlog builds

@@ -160,9 +160,11 @@ def test_bad_options_are_errors(sweep_file, tmp_path, capsys, argv, message):
     assert message in capsys.readouterr().err
 
 
-def test_rows_from_changed_inputs_are_discarded_and_rerun(sweep_root, tmp_path, count_points, capsys):
-    """Resume only trusts rows computed from the same scenario and bundles: after a bundle
-    is re-profiled or the base scenario is edited, every point runs again."""
+def test_rows_from_changed_inputs_are_discarded_and_rerun(sweep_root, tmp_path, count_points, capsys,
+                                                          monkeypatch):
+    """Resume only trusts rows computed from the same scenario, bundles and metric
+    definitions: after a bundle is re-profiled, the base scenario is edited or a metric's
+    definition changes, every point runs again."""
     import shutil
     root = tmp_path / "copy"
     shutil.copytree(sweep_root, root)
@@ -180,3 +182,7 @@ def test_rows_from_changed_inputs_are_discarded_and_rerun(sweep_root, tmp_path, 
     base.write_text(base.read_text().replace("idle_w: 0.3", "idle_w: 0.4"))
     assert sweep(root / "sweep.yaml", "--out", out, "--workers", 1) == 0
     assert len(count_points) == 12 and len(jsonl(out / "rows.jsonl")) == ROWS
+    import testbed.report.metrics
+    monkeypatch.setattr(testbed.report.metrics, "REVISION", testbed.report.metrics.REVISION + 1)
+    assert sweep(root / "sweep.yaml", "--out", out, "--workers", 1) == 0
+    assert len(count_points) == 16 and len(jsonl(out / "rows.jsonl")) == ROWS  # new metrics
