@@ -8,7 +8,9 @@ export like SteppingNet's.
 Group sizes are regular: subnet k holds the leading ``scaled(units_l, f_k)`` units of every
 layer l, with one fraction f_k per step, searched step by step so that subnet k's MACs are
 closest to ``target_k`` x the original network's (then nudged a unit at a time where one
-fraction cannot get within ``tol``, e.g. LeNet-5's 12-filter first layer). The search prices a candidate from its
+fraction cannot get within ``tol``, e.g. LeNet-5's 12-filter first layer). Every group gets
+at least one unit of every layer (while units are left), so each step has a path to the
+classifier. The search prices a candidate from its
 dense blocks (group g of layer l reads groups <= g of layer l-1) with
 :func:`testbed.cost.layer_dense_macs`, which equals what :func:`testbed.cost.subnet_macs`
 counts on the final assignment (tests check both agree) but stays fast for VGG-16.
@@ -50,7 +52,16 @@ def triangular_macs(geoms: list[LayerGeom], counts: list[list[int]]) -> int:
 
 
 def step_counts(units: list[int], previous: list[int], fraction: float) -> list[int]:
-    return [max(p, scaled(u, fraction)) for u, p in zip(units, previous)]
+    """Cumulative units of the next subnet at ``fraction``, at least :func:`least`."""
+    return [max(lo, scaled(u, fraction)) for u, lo in zip(units, least(units, previous))]
+
+
+def least(units: list[int], previous: list[int]) -> list[int]:
+    """The fewest cumulative units the next subnet may have: one new unit in every layer
+    that has one left. A group with no unit in some layer would have no path to the
+    classifier past it (its units may feed only its own and later groups), so all of its
+    work in earlier layers would change no output."""
+    return [min(p + 1, u) for u, p in zip(units, previous)]
 
 
 def assign(arch: str, width: float, targets, classes: int = 10,
@@ -68,7 +79,7 @@ def assign(arch: str, width: float, targets, classes: int = 10,
         fs = _bracketing(geoms, counts, previous, cands, target * ref)
         i, row = best_refined([step_counts(units, previous, f) for f in fs],
                               lambda r: triangular_macs(geoms, counts + [r]), target * ref,
-                              tol * ref, [max(p, 1) for p in previous], units, units)
+                              tol * ref, least(units, previous), units, units)
         counts.append(row)
         fractions.append(fs[i])
         macs.append(triangular_macs(geoms, counts))

@@ -31,6 +31,16 @@ def test_subnet_macs_hit_targets_within_two_points(arch, width, targets, classes
         assert abs(reached - t) <= 0.02
 
 
+@pytest.mark.parametrize("arch,width,targets,classes", CASES)
+def test_every_group_has_a_unit_in_every_layer(arch, width, targets, classes):
+    """Otherwise a group's units in earlier layers reach the classifier through nothing
+    (LeNet-5's group 3 once got 3 conv1 filters, 2 conv2 filters, 1 fc1 unit and no fc2
+    unit: its step changed no prediction)."""
+    _, a = anywidth_net(arch, width, targets, classes)
+    new = np.diff(np.vstack([np.zeros(len(a.counts[0]), int), np.array(a.counts)]), axis=0)
+    assert (new >= 1).all(), new
+
+
 def test_vgg16_targets_are_reached():
     a = assign("vgg16", 1.8, [0.2, 0.4, 0.5, 0.7], 100)
     assert np.allclose(a.fractions_reached, [0.2, 0.4, 0.5, 0.7], atol=0.02)
