@@ -106,16 +106,19 @@ def group(runs: list[Run]) -> dict[tuple[str, str], list[Run]]:
 
 
 # -- drawing and writing ----------------------------------------------------------------
+LINES = ("-", "--", ":", "-.")  # the first, second, ... run of one method
 def figure(arch: str, dataset: str, runs: list[Run]):
     """Accuracy (%) against % of original MACs, one line per run; the original network's
     accuracy as a dashed line at 100% MACs."""
     from matplotlib.figure import Figure
     fig = Figure(figsize=(6.4, 4.2), layout="constrained")
     ax = fig.subplots()
+    seen: dict[str, int] = {}
     for r in runs:
         color, marker = STYLES.get(r.method, (None, "x"))
+        n = seen[r.method] = seen.get(r.method, -1) + 1  # runs of one method (ablations)
         ax.plot(r.macs_pct, [100 * a for a in r.accuracy], marker=marker, color=color,
-                label=r.label)
+                ls=LINES[n % len(LINES)], alpha=1.0 if n == 0 else 0.75, label=r.label)
     originals = sorted({r.original_accuracy for r in runs})
     for a in originals:
         ax.axhline(100 * a, color="k", lw=0.8, ls="--")
