@@ -6,7 +6,7 @@
 # needs runs/cpu-ARCH-METHOD/model.pt (testbed train recipes/cpu-ARCH-METHOD.yaml ...);
 # ARCH is lenet3c1l (default; every scenario but drone_obstacle) or lenet5 (drone_obstacle)
 set -euo pipefail
-method=${1:?usage: refresh_shipped.sh METHOD [DATA_ROOT]}
+method=${1:?usage: refresh_shipped.sh METHOD [DATA_ROOT] [ARCH]}
 data=${2:-${TESTBED_DATA:-../shared/data}}
 arch=${3:-lenet3c1l}
 run=runs/cpu-$arch-$method

@@ -107,6 +107,8 @@ def group(runs: list[Run]) -> dict[tuple[str, str], list[Run]]:
 
 # -- drawing and writing ----------------------------------------------------------------
 LINES = ("-", "--", ":", "-.")  # the first, second, ... run of one method
+
+
 def figure(arch: str, dataset: str, runs: list[Run]):
     """Accuracy (%) against % of original MACs, one line per run; the original network's
     accuracy as a dashed line at 100% MACs."""

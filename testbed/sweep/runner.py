@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import TestbedError
+from ..report import metrics
 from .executors import EXECUTORS
 from .point import PointTask, load_point
 from .spec import SweepSpec
@@ -79,9 +80,8 @@ def run_sweep(spec: SweepSpec, out: Path, executor: str = "local", workers: int 
 
 def inputs_fingerprint(spec: SweepSpec, duration_s: float | None, files: set[Path]) -> str:
     """What a point's rows depend on besides its parameters (see the module docstring)."""
-    from ..report.metrics import REVISION
     h = hashlib.sha256()
-    h.update(f"metrics revision {REVISION}\n".encode())
+    h.update(f"metrics revision {metrics.REVISION}\n".encode())
     h.update(Path(spec.base).read_bytes())
     h.update(repr(duration_s).encode())
     for path in sorted(files, key=str):

@@ -66,3 +66,15 @@ def test_a_malformed_record_is_named_and_exits_2(tmp_path, capsys, blob, field):
 def test_a_missing_file_exits_2(tmp_path, capsys):
     assert main(["compare-training", str(tmp_path / "nope.json"), "--out", str(tmp_path)]) == 2
     assert "nope.json" in capsys.readouterr().err
+
+
+def test_runs_of_one_method_are_told_apart_by_line_style(tmp_path):
+    """An ablation figure holds several runs of one method: same colour, other dashes."""
+    from testbed.commands.compare_training import figure, read_run
+    full = record("steppingnet")
+    ablation = dict(record("steppingnet", acc=(0.4, 0.5, 0.6, 0.7)), name="lenet3c1l-cifar10-no-kd")
+    runs = [read_run(write(tmp_path, f"{i}.json", r)) for i, r in enumerate((full, ablation))]
+    lines = [l for l in figure("lenet3c1l", "cifar10", runs).axes[0].lines
+             if l.get_label().startswith("steppingnet")]
+    assert len(lines) == 2 and lines[0].get_color() == lines[1].get_color()
+    assert lines[0].get_linestyle() != lines[1].get_linestyle()
