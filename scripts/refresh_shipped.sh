@@ -18,6 +18,6 @@ testbed compare-training reports/training/cpu-*.json --out reports/training
 for s in autonomous_brake mobile_powersave thermal_throttle emergency_events faults drone_obstacle; do
     testbed run "scenarios/$s.yaml"
 done
-testbed run scenarios/autonomous_brake.yaml --seeds 5 --deadlines 10,15,20,25,30 \
-    --out reports/autonomous_brake-5seeds
+testbed run scenarios/autonomous_brake.yaml --deadlines 10,15,20,25,30 \
+    --out reports/autonomous_brake-deadlines
 testbed sweep scenarios/sweeps/brake_deadlines.yaml

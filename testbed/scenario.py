@@ -9,7 +9,13 @@ validation, so they are checked like the file itself. Inner code never sees raw 
 
 Top-level keys: ``name``, ``description``, ``seed``, ``duration_s``, ``platform``,
 ``budget``, ``workload``, ``cost_model``, ``systems`` (see ``scenarios/*.yaml``), and
-optionally ``faults`` (:mod:`testbed.sim.faults`; ``scenarios/faults.yaml``).
+optionally ``faults`` (:mod:`testbed.sim.faults`; ``scenarios/faults.yaml``) and the keys
+of a fair comparison (issue 16; docs/formats.md): ``seeds`` (evaluation seeds per run),
+``objective`` (what tuning maximises), ``tuning`` (its seeds and duration),
+``reference`` (the system paired differences are taken against), ``quality`` (the bar
+of ``hit_at_quality``), ``mk`` (the (m,k)-firm window) and ``bounds`` (oracle systems
+added beside every system). A system's ``policy`` may be a grid or ``auto``
+(:mod:`testbed.tuning`).
 """
 
 from __future__ import annotations
@@ -32,9 +38,13 @@ from .sim.params import failer, join, parse, parse_kind
 from .sim.platform import COST_MODELS, Platform, read_profile
 from .sim.policies import POLICIES, Policy
 from .sim.workload import JobClass, parse_workload
+from .tuning import OBJECTIVES, TuningSpec, candidates
 
 TOP_KEYS = ("name", "description", "seed", "duration_s", "platform", "budget", "workload",
-            "cost_model", "systems", "faults")
+            "cost_model", "systems", "faults", "seeds", "objective", "tuning", "reference",
+            "quality", "mk", "bounds")
+BOUNDS = ("budget_oracle", "oracle")
+QUALITY_SLACK = 0.05  # default hit-at-quality bar: best largest-subnet accuracy minus this
 REQUIRED = ("duration_s", "platform", "budget", "workload", "systems")
 SYSTEM_KEYS = ("name", "model", "policy")
 MAX_EVENTS = 1e8  # arrivals, budget steps or fault windows one run may draw (beyond: it
@@ -48,6 +58,8 @@ class SystemSpec:
     bundle: Bundle
     policy: Policy
     profile_ms: tuple[float, ...] | None = None  # per stage, for cost_model: profiled
+    candidates: tuple[Policy, ...] = ()  # settings to tune over (two or more), else ()
+    bound_of: str | None = None          # a bound system: the system whose bundle it drives
 
 
 @dataclass(frozen=True)
@@ -63,6 +75,12 @@ class Scenario:
     cost_model: str
     systems: tuple[SystemSpec, ...]
     faults: Faults | None = None  # None: a fault-free platform
+    seeds: int = 1                # evaluation seeds per run (seed, seed + 1, ...)
+    objective: str = "accuracy_at_deadline"  # what tuning maximises
+    tuning: TuningSpec = TuningSpec()
+    reference: str = ""           # paired differences are against this system
+    quality_bar: float = 0.0      # hit_at_quality: an answer from a model this accurate
+    mk: tuple[int, int] = (9, 10)  # (m,k)-firm: at least m hits in any k consecutive jobs
     raw: dict = field(compare=False, repr=False, default_factory=dict)
 
     @property
@@ -94,8 +112,9 @@ def load_scenario(path: str | os.PathLike, *, overrides: dict[str, object] | Non
 
 
 def _trace_budget(budget: object, trace_path: str) -> dict:
-    """``budget:`` replaced by a trace file (keeping the scenario's ``after`` if it had one)."""
-    after = budget.get("after", "repeat") if isinstance(budget, dict) else "repeat"
+    """``budget:`` replaced by a trace file (keeping the scenario's ``after`` if it had one;
+    else the trace holds its last value after its last row)."""
+    after = budget.get("after", "hold") if isinstance(budget, dict) else "hold"
     return {"kind": "trace", "file": str(Path(trace_path).resolve()), "after": after}
 
 
@@ -151,6 +170,9 @@ def parse_scenario(raw: dict, file: Path, with_systems: bool = True) -> Scenario
 
 def _scenario(raw: dict, file: Path, base: Path, workload, cost_model: str,
               with_systems: bool) -> Scenario:
+    faults = _faults(raw.get("faults"), file, workload)
+    systems = (_systems(raw["systems"], file, base, workload, cost_model, faults,
+                        _bounds(raw.get("bounds", []), file)) if with_systems else ())
     return Scenario(
         name=_string(raw.get("name", file.stem), file, "name"),
         description=str(raw.get("description", "")).strip(),
@@ -161,10 +183,65 @@ def _scenario(raw: dict, file: Path, base: Path, workload, cost_model: str,
         budget=_budget(raw["budget"], file, base),
         workload=workload,
         cost_model=cost_model,
-        systems=_systems(raw["systems"], file, base, workload, cost_model) if with_systems else (),
-        faults=_faults(raw.get("faults"), file, workload),
+        systems=systems,
+        faults=faults,
+        seeds=_count(raw.get("seeds", 1), file, "seeds"),
+        objective=_choice(raw.get("objective", OBJECTIVES[0]), OBJECTIVES, file, "objective"),
+        tuning=parse(TuningSpec, raw.get("tuning", {}), str(file), "tuning"),
+        reference=_reference(raw.get("reference"), systems, file),
+        quality_bar=_quality(raw.get("quality"), systems, file),
+        mk=_mk(raw.get("mk", [9, 10]), file),
         raw=raw,
     )
+
+
+def _count(value: object, file: Path, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(file, where, "an integer >= 1", value)
+    return value
+
+
+def _choice(value: object, choices, file: Path, where: str) -> str:
+    if value not in choices:
+        raise ConfigError(file, where, f"one of {', '.join(choices)}", value)
+    return value
+
+
+def _bounds(value: object, file: Path) -> tuple[str, ...]:
+    if not isinstance(value, list) or any(v not in BOUNDS for v in value):
+        raise ConfigError(file, "bounds", f"a list of bounds from {', '.join(BOUNDS)} "
+                          "(each added beside every system)", value)
+    return tuple(dict.fromkeys(value))
+
+
+def _reference(value: object, systems, file: Path) -> str:
+    names = [s.name for s in systems if s.bound_of is None]
+    if value is None:
+        return names[0] if names else ""
+    if systems and value not in names:
+        raise ConfigError(file, "reference", f"a system name ({', '.join(names)})", value)
+    return str(value)
+
+
+def _quality(value: object, systems, file: Path) -> float:
+    """The ``hit_at_quality`` bar; default: the most accurate largest subnet minus 5 points."""
+    if value is None:
+        best = max((s.bundle.manifest.stages[-1].accuracy for s in systems), default=0.0)
+        return round(max(0.0, best - QUALITY_SLACK), 4)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not 0 <= value <= 1:
+        raise ConfigError(file, "quality", "a test accuracy as a fraction in [0, 1] "
+                          "(e.g. 0.65)", value)
+    return float(value)
+
+
+def _mk(value: object, file: Path) -> tuple[int, int]:
+    ok = (isinstance(value, list) and len(value) == 2
+          and all(isinstance(v, int) and not isinstance(v, bool) for v in value))
+    if not ok or not 1 <= value[0] <= value[1]:
+        raise ConfigError(file, "mk", "[m, k] with 1 <= m <= k (at least m hits in any k "
+                          "consecutive jobs)", value)
+    return (value[0], value[1])
 
 
 def _check_scale(node: object, span_s: float, file: Path, where: str) -> None:
@@ -248,12 +325,16 @@ def _faults(raw: object, file: Path, workload: tuple[JobClass, ...]) -> Faults |
 
 
 def _systems(raw: object, file: Path, base: Path, workload: tuple[JobClass, ...],
-             cost_model: str) -> tuple[SystemSpec, ...]:
+             cost_model: str, faults: Faults | None, bounds: tuple[str, ...]
+             ) -> tuple[SystemSpec, ...]:
     if not isinstance(raw, list) or not raw:
         raise ConfigError(file, "systems", "a non-empty list of systems", raw)
     bundles: dict[Path, Bundle] = {}
-    systems = tuple(_system(entry, file, f"systems.{i}", base, workload, cost_model, bundles)
+    systems = tuple(_system(entry, file, f"systems.{i}", base, workload, cost_model, bundles,
+                            faults)
                     for i, entry in enumerate(raw))
+    systems += tuple(_bound(spec, name, workload, faults, file)
+                     for name in bounds for spec in systems)
     samples = np.unique(systems[0].bundle.eval.sample_ids)
     for i, spec in enumerate(systems):
         if spec.name in [s.name for s in systems[:i]]:
@@ -265,8 +346,16 @@ def _systems(raw: object, file: Path, base: Path, workload: tuple[JobClass, ...]
     return systems
 
 
+def _bound(spec: SystemSpec, name: str, workload, faults, file: Path) -> SystemSpec:
+    """``spec``'s bundle driven by the bound policy ``name`` (as system ``spec@name``)."""
+    policy = POLICIES.get(name)()
+    policy.fit(spec.bundle.manifest, workload, failer(str(file), "bounds"), faults)
+    return dataclasses.replace(spec, name=f"{spec.name}@{name}", policy=policy, candidates=(),
+                               bound_of=spec.name)
+
+
 def _system(raw: object, file: Path, where: str, base: Path, workload, cost_model: str,
-            bundles: dict[Path, Bundle]) -> SystemSpec:
+            bundles: dict[Path, Bundle], faults: Faults | None = None) -> SystemSpec:
     if not isinstance(raw, dict):
         raise ConfigError(file, where, "a mapping with name, model, policy", raw)
     _check_keys(raw, SYSTEM_KEYS, SYSTEM_KEYS, file, where)
@@ -275,9 +364,10 @@ def _system(raw: object, file: Path, where: str, base: Path, workload, cost_mode
     if model not in bundles:
         bundles[model] = _bundle(model, file, f"{where}.model")
     bundle = bundles[model]
-    policy = _policy(raw["policy"], bundle, workload, file, f"{where}.policy")
+    options = _policies(raw["policy"], bundle, workload, faults, file, f"{where}.policy")
     profile = read_profile(bundle) if cost_model == "profiled" else None
-    return SystemSpec(name, model, bundle, policy, profile)
+    return SystemSpec(name, model, bundle, options[0], profile,
+                      options if len(options) > 1 else ())
 
 
 def _bundle(model: Path, file: Path, where: str) -> Bundle:
@@ -290,15 +380,18 @@ def _bundle(model: Path, file: Path, where: str) -> Bundle:
         raise BundleError(f"{file}: {where}: {exc}") from None
 
 
-def _policy(raw: object, bundle: Bundle, workload, file: Path, where: str) -> Policy:
-    raw = {"name": raw} if isinstance(raw, str) else raw
-    policy = parse_kind(POLICIES, raw, str(file), where, key="name")
+def _policies(raw: object, bundle: Bundle, workload, faults, file: Path, where: str
+              ) -> tuple[Policy, ...]:
+    """The system's policy, or its candidate settings when it is tuned (first: default)."""
     manifest = bundle.manifest
     kind = "incremental" if manifest.incremental else "non_incremental"
-    if kind not in type(policy).bundles:
-        fitting = [n for n in POLICIES if kind in POLICIES.get(n).bundles]
-        raise ConfigError(file, f"{where}.name", f"a policy for {kind.replace('_', '-')} "
-                          f"bundles like {manifest.name} ({manifest.method}): one of "
-                          f"{', '.join(fitting)}", raw["name"])
-    policy.fit(manifest, workload, failer(str(file), where))
-    return policy
+    options = candidates(raw, kind, manifest, file, where)
+    for policy in options:
+        if kind not in type(policy).bundles:
+            fitting = [n for n in POLICIES if kind in POLICIES.get(n).bundles]
+            raise ConfigError(file, f"{where}.name", f"a policy for {kind.replace('_', '-')} "
+                              f"bundles like {manifest.name} ({manifest.method}): one of "
+                              f"{', '.join(fitting)}", raw["name"] if isinstance(raw, dict)
+                              else raw)
+        policy.fit(manifest, workload, failer(str(file), where), faults)
+    return options

@@ -46,3 +46,30 @@ def test_bad_input_is_one_line_and_exit_2():
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "lenet3c1l" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_each_subcommand_help_shows_examples(name, capsys):
+    """Every subcommand's --help ends with examples, and no argparse escape shows."""
+    with pytest.raises(SystemExit) as exit_:
+        main([name, "--help"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0
+    assert "example" in out.lower() and f"testbed {name} " in out.split("example", 1)[1]
+    assert "%%" not in out
+
+
+def test_top_level_help_shows_examples_and_no_escapes(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "examples" in out and "%%" not in out and "% of original MACs" in out
+
+
+def test_device_and_executor_are_documented(capsys):
+    for argv, words in ((["train", "--help"], ("cuda", "cpu (default)")),
+                        (["sweep", "--help"], ("process pool", "Dask", ".[dask]"))):
+        with pytest.raises(SystemExit):
+            main(argv)
+        text = " ".join(capsys.readouterr().out.split())
+        assert all(w in text for w in words), (argv, text)

@@ -16,7 +16,15 @@ from pathlib import Path
 
 from ..errors import ConfigError
 
-HELP = "Plot accuracy against %% of original MACs for every method; write the table."
+HELP = "Plot accuracy against % of original MACs for every method; write the table."
+
+EPILOG = """\
+examples:
+  testbed compare-training runs/*/training.json                  # -> reports/training/
+  testbed compare-training runs/cpu-lenet5-*/training.json --out reports/lenet5
+
+Writes one plot per (architecture, dataset) and comparison.md with every subnet of every run.
+"""
 
 STYLES = {"steppingnet": ("tab:red", "o"), "anywidth": ("tab:blue", "s"),
           "slimmable": ("tab:green", "^"), "static": ("tab:gray", "D")}

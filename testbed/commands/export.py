@@ -5,6 +5,16 @@ from __future__ import annotations
 
 HELP = "Export a trained checkpoint as a model bundle of chained ONNX stage graphs."
 
+EPILOG = """\
+examples:
+  testbed export runs/smoke-steppingnet/model.pt --out models/smoke-steppingnet
+  testbed export runs/cpu-lenet5-steppingnet/model.pt --out models/lenet5-cifar10-steppingnet \\
+      --data-root ~/data
+
+Needs PyTorch (pip install -e '.[train]'). Checks that the chained ONNX stages match the
+PyTorch subnets, then writes the eval record of every stage on the test split.
+"""
+
 
 def add_arguments(p):
     p.add_argument("checkpoint", help="checkpoint file written by testbed train")
@@ -15,7 +25,9 @@ def add_arguments(p):
 
 
 def run(args):
+    from ..cli import need
     from ..errors import TestbedError
+    need("torch", "train", "exporting (reading a PyTorch checkpoint)")
     from ..export.writer import export_checkpoint
     if args.limit is not None and args.limit < 1:
         raise TestbedError(f"--limit: expected a positive number of samples, got {args.limit}")

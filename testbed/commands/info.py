@@ -5,6 +5,15 @@ from __future__ import annotations
 
 HELP = "Print an architecture's layer table with units and MACs."
 
+EPILOG = """\
+examples:
+  testbed info lenet5
+  testbed info lenet3c1l --width 1.8          # an expanded network, as SteppingNet trains it
+  testbed info vgg16 --classes 100
+
+MACs: an active conv weight costs kh*kw*H_out*W_out, a linear weight 1 (DESIGN.md section 2).
+"""
+
 
 def add_arguments(p):
     p.add_argument("arch", help="architecture name, e.g. lenet3c1l, lenet5, vgg16")

@@ -5,6 +5,14 @@ from __future__ import annotations
 
 HELP = "Print a bundle's manifest as a table and validate the bundle."
 
+EPILOG = """\
+examples:
+  testbed inspect models/lenet5-cifar10-steppingnet
+
+Checks checksums, stage metadata, the MACs recounted from the ONNX graphs, that the stages
+chain, and the eval record; a broken bundle ends with one line naming what is wrong (exit 2).
+"""
+
 
 def add_arguments(p):
     p.add_argument("bundle", help="model bundle folder")

@@ -5,6 +5,14 @@ from __future__ import annotations
 
 HELP = "Measure each stage's latency with ONNX Runtime on this host."
 
+EPILOG = """\
+examples:
+  testbed profile models/lenet5-cifar10-steppingnet
+  testbed profile models/lenet5-cifar10-steppingnet --threads 4 --repeats 200
+
+Writes profile.json into the bundle; a scenario with cost_model: profiled reads it.
+"""
+
 
 def add_arguments(p):
     p.add_argument("bundle", help="model bundle folder")

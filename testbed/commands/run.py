@@ -1,10 +1,13 @@
 """`testbed run`: simulate a scenario over seeds (and deadlines) and write a report folder.
 
 Reads a scenario YAML (and the model bundles it names) through :mod:`testbed.scenario`,
-runs :func:`testbed.sim.engine.simulate` once per seed — and once per seed and deadline
-for ``--deadlines`` — and writes ``reports/<scenario>/`` atomically through
-:mod:`testbed.report.writers`. All input is validated (scenario, every deadline variant,
-the output folder) before anything is simulated or written.
+first tunes every system whose policy is a grid or ``auto`` on the tuning seeds
+(:mod:`testbed.tuning`, disjoint from the evaluation seeds), then runs
+:func:`testbed.sim.engine.simulate` once per evaluation seed — and once per seed and
+deadline for ``--deadlines``, each deadline tuned on its own — and writes
+``reports/<scenario>/`` atomically through :mod:`testbed.report.writers`. All input is
+validated (scenario, every deadline variant, the output folder) before anything is
+simulated or written.
 """
 
 from __future__ import annotations
@@ -22,13 +25,29 @@ from ..errors import TestbedError
 
 HELP = "Simulate a scenario: every system under the same budget trace and frames; write a report."
 
+EPILOG = """\
+examples:
+  testbed run scenarios/autonomous_brake.yaml                  # tune, simulate 5 seeds, report
+  testbed run scenarios/autonomous_brake.yaml --seeds 10 --out /tmp/brake
+  testbed run scenarios/autonomous_brake.yaml --trace my_drive.csv --duration 120
+  testbed run scenarios/autonomous_brake.yaml --deadlines 10,20,30   # hit-rate curve
+  testbed run scenarios/autonomous_brake.yaml --live --data-root ../shared/data
+
+Systems whose policy is a grid (tune:) or auto are tuned first on tuning seeds (from
+1000000 on), disjoint from the evaluation seeds (--seed .. --seed + --seeds - 1), by the
+scenario's objective; each --deadlines value is tuned on its own. --trace replaces the
+scenario's budget with a CSV (time_s,budget as fractions of peak, or time_s,gmacs).
+--live runs the ONNX stage graphs on the real images instead of replaying eval.npz.
+"""
+
 
 def add_arguments(p):
     p.add_argument("scenario", help="scenario YAML file")
     p.add_argument("--trace", help="budget trace CSV overriding the scenario's budget")
     p.add_argument("--out", help="report folder (default reports/<scenario name>/)")
     p.add_argument("--seed", type=int, help="override the scenario's seed")
-    p.add_argument("--seeds", type=int, default=1, help="repetitions with seeds seed..seed+N-1")
+    p.add_argument("--seeds", type=int, help="evaluation runs with seeds seed..seed+N-1 "
+                   "(default: the scenario's seeds, else 1)")
     p.add_argument("--duration", type=float, help="simulated seconds (overrides duration_s)")
     p.add_argument("--deadlines", help="comma-separated deadlines in ms for a hit-rate curve")
     p.add_argument("--live", action="store_true", help="run the ONNX stages on real images")
@@ -41,7 +60,8 @@ class Plan:
 
     scenario: object                      # testbed.scenario.Scenario
     variants: tuple[tuple[float, object], ...]   # (deadline_ms, scenario) for --deadlines
-    seeds: tuple[int, ...]
+    seeds: tuple[int, ...]                # evaluation seeds
+    tuning_seeds: tuple[int, ...]         # disjoint from ``seeds``
     out: Path
     live: object
     command: str
@@ -75,7 +95,7 @@ def command_line(args) -> str:
                         ("--data-root", args.data_root)):
         if value is not None:
             words += [flag, str(value)]
-    if args.seeds != 1:
+    if args.seeds is not None:
         words += ["--seeds", str(args.seeds)]
     if args.live:
         words.append("--live")
@@ -83,7 +103,7 @@ def command_line(args) -> str:
 
 
 def _check_numbers(args) -> None:
-    if args.seeds < 1:
+    if args.seeds is not None and args.seeds < 1:
         raise TestbedError(f"--seeds: expected a positive number of seeds, got {args.seeds}")
     if args.duration is not None and not (math.isfinite(args.duration) and args.duration > 0):
         raise TestbedError(f"--duration: expected a positive number of seconds, got {args.duration}")
@@ -119,6 +139,7 @@ def plan(args) -> Plan:
     """Validate every argument and load every scenario variant; writes nothing."""
     from ..report.writers import check_replaceable
     from ..scenario import load_scenario
+    from ..tuning import check_disjoint, tuning_seeds
 
     _check_numbers(args)
     deadlines = parse_deadlines(args.deadlines)
@@ -132,8 +153,10 @@ def plan(args) -> Plan:
         for d in deadlines)
     out = check_replaceable(args.out or Path("reports") / scenario.name)
     live = None if root is None else _live_runner(root)
-    seeds = tuple(range(scenario.seed, scenario.seed + args.seeds))
-    return Plan(scenario, variants, seeds, out, live, command_line(args))
+    seeds = tuple(range(scenario.seed, scenario.seed + (args.seeds or scenario.seeds)))
+    tuning = tuning_seeds(scenario.tuning.seeds)
+    check_disjoint(seeds, tuning)
+    return Plan(scenario, variants, seeds, tuning, out, live, command_line(args))
 
 
 def _simulate(scenario, seeds, live, progress, jobs=None, timeline=False):
@@ -147,7 +170,7 @@ def _simulate(scenario, seeds, live, progress, jobs=None, timeline=False):
 
     names = [s.name for s in scenario.systems]
     collector = RunCollector(names, idle_w=scenario.platform.idle_w, duration_s=scenario.duration_s,
-                             jobs=jobs)
+                             jobs=jobs, quality_bar=scenario.quality_bar, mk=scenario.mk)
     for seed in seeds:
         events: list = []
         sink = _window_sink(collector.window, events) if timeline and not collector.seeds else None
@@ -167,16 +190,22 @@ def _window_sink(window: tuple[float, float], into: list):
     return sink
 
 
-def _system_info(system, agreement: dict) -> dict:
-    from ..sim.policies import POLICIES
+BOUND_NOTES = {"budget_oracle": "budget oracle: knows the future budget, not the answer",
+               "oracle": "oracle: knows the future budget and which answer is right"}
+
+
+def _system_info(system, agreement: dict, tuning: dict) -> dict:
+    from ..tuning import policy_name
 
     manifest = system.bundle.manifest
-    policy = next((n for n in POLICIES if POLICIES.get(n) is type(system.policy)),
-                  type(system.policy).__name__)
-    info = {"bundle": manifest.name, "method": manifest.method, "policy": policy}
-    params = dataclasses.asdict(system.policy)
-    if params:
-        info["policy_params"] = params
+    policy = policy_name(system.policy)
+    info = {"bundle": manifest.name, "method": manifest.method, "policy": policy,
+            "policy_params": dataclasses.asdict(system.policy)}
+    if system.name in tuning:
+        info["tuning"] = tuning[system.name]
+    if system.bound_of is not None:
+        info["bound"] = BOUND_NOTES[policy]
+        info["bound_of"] = system.bound_of
     if system.name in agreement:
         info["live_agreement"] = agreement[system.name]
     return info
@@ -195,16 +224,20 @@ def _budget(trace, until_s: float, peak_gmacs: float):
                         repeat=trace.after == "repeat", scale=scale)
 
 
-def build_report(p: Plan, main, curve, wall_s: float):
-    """The :class:`~testbed.report.document.Report` of a finished run."""
+def build_report(p: Plan, main, curve, wall_s: float, tuning: dict | None = None,
+                 scenario=None):
+    """The :class:`~testbed.report.document.Report` of a finished run (``scenario``: the
+    tuned scenario, default the plan's; ``tuning``: what tuning tried, per system)."""
     from ..report.document import Report
 
-    sc = p.scenario
+    sc = scenario or p.scenario
     return Report(
         scenario=sc.name, scenario_file=str(sc.path), command=p.command, seeds=p.seeds,
         duration_s=sc.duration_s, summaries=main.summaries(),
         description=sc.description,
-        systems_info={s.name: _system_info(s, main.first.live_agreement) for s in sc.systems},
+        systems_info={s.name: _system_info(s, main.first.live_agreement, tuning or {})
+                      for s in sc.systems},
+        reference=sc.reference, quality_bar=sc.quality_bar, mk=sc.mk, objective=sc.objective,
         curve=curve, manifests={s.name: s.bundle.manifest for s in sc.systems},
         latencies_s=main.latencies_s, workload_deadlines_ms=_deadlines_ms(sc),
         events=main.events, events_seed=p.seeds[0],
@@ -214,8 +247,26 @@ def build_report(p: Plan, main, curve, wall_s: float):
 
 def _progress(total: int):
     from tqdm import tqdm
-    return tqdm(total=total, unit="run", desc="simulating", file=sys.stderr,
+    return tqdm(total=total, unit="run", desc="tuning and simulating", file=sys.stderr,
                 disable=True if total <= 1 else None, leave=False)
+
+
+def trace_note(scenario) -> str | None:
+    """One line on what the run gets past the end of a trace file (None: it covers it)."""
+    from ..sim.trace import after_note
+    trace = getattr(scenario.budget, "trace", None)
+    return None if trace is None else after_note(trace, scenario.duration_s)
+
+
+def _tuned(scenario, p: Plan, progress):
+    """``scenario`` with each tuned system's chosen setting, and the tuning records."""
+    from ..tuning import tune
+    return tune(scenario, p.tuning_seeds, quality_bar=scenario.quality_bar,
+                progress=progress.update)
+
+
+def _tuned_count(scenario) -> int:
+    return sum(len(s.candidates) > 1 for s in scenario.systems)
 
 
 def run(args):
@@ -224,13 +275,20 @@ def run(args):
 
     start = time.perf_counter()
     p = plan(args)
-    with _progress(len(p.seeds) * (1 + len(p.variants))) as progress:
+    note = trace_note(p.scenario)
+    if note:
+        print(note, file=sys.stderr)
+    steps = (len(p.seeds) + _tuned_count(p.scenario)) * (1 + len(p.variants))
+    with _progress(steps) as progress:
         with atomic_folder(p.out) as tmp:
+            scenario, tuning = _tuned(p.scenario, p, progress)
             with JobsCsvWriter(tmp / "jobs.csv") as jobs:
-                main = _simulate(p.scenario, p.seeds, p.live, progress, jobs, timeline=True)
-            curve = [(d, _simulate(sc, p.seeds, p.live, progress).summaries())
+                main = _simulate(scenario, p.seeds, p.live, progress, jobs, timeline=True)
+            curve = [(d, _simulate(_tuned(sc, p, progress)[0], p.seeds, p.live,
+                                   progress).summaries())
                      for d, sc in p.variants]
-            report = build_report(p, main, curve, time.perf_counter() - start)
+            report = build_report(p, main, curve, time.perf_counter() - start, tuning,
+                                  scenario)
             write_report(tmp, report, trace=main.first.trace)
     print(summary_table(report.summaries))
     print(f"report: {p.out}", file=sys.stderr)

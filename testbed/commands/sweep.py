@@ -8,12 +8,26 @@ import sys
 
 HELP = "Run a grid of scenario variants (deadlines, platforms, policies, seeds) in parallel."
 
+EPILOG = """\
+examples:
+  testbed sweep scenarios/sweeps/brake_deadlines.yaml --workers 4
+  testbed sweep scenarios/sweeps/brake_deadlines.yaml --executor dask --address tcp://host:8786
+
+Re-running the same command resumes: points already in rows.jsonl are not run again.
+Results do not depend on the executor or the number of workers.
+"""
+
 
 def add_arguments(p):
     p.add_argument("sweep", help="sweep YAML file (base: scenario, grid: {path: [values]})")
-    p.add_argument("--executor", choices=["local", "dask"], default="local")
-    p.add_argument("--workers", type=int, help="worker processes (default: all cores)")
-    p.add_argument("--address", help="existing Dask scheduler, e.g. tcp://host:8786")
+    p.add_argument("--executor", choices=["local", "dask"], default="local",
+                   help="where points run: local (default) = a process pool on this machine; "
+                        "dask = a Dask cluster, started here (--workers processes) or an "
+                        "existing one at --address; needs pip install -e '.[dask]'")
+    p.add_argument("--workers", type=int,
+                   help="worker processes (default: all cores; 1 runs in this process)")
+    p.add_argument("--address", help="existing Dask scheduler, e.g. tcp://host:8786 "
+                                     "(--executor dask only)")
     p.add_argument("--out", help="output folder (default reports/sweeps/<name>/)")
     p.add_argument("--duration", type=float, help="override duration_s of every point")
 
@@ -34,6 +48,7 @@ def command_line(args) -> str:
 def run(args):
     from pathlib import Path
 
+    from ..cli import need
     from ..errors import TestbedError
     from ..sweep.report import write_report
     from ..sweep.runner import run_sweep
@@ -42,6 +57,9 @@ def run(args):
         raise TestbedError("--workers: expected a number >= 1")
     if args.duration is not None and not args.duration > 0:
         raise TestbedError("--duration: expected seconds > 0")
+    if args.executor == "dask":
+        for module in ("dask", "distributed"):
+            need(module, "dask", "--executor dask")
     spec = load_sweep(args.sweep)
     out = Path(args.out) if args.out else Path("reports") / "sweeps" / spec.name
     outcome = run_sweep(spec, out, args.executor, args.workers, args.address, args.duration)

@@ -12,12 +12,24 @@ import shlex
 
 HELP = "Train a model from a recipe (steppingnet, anywidth, slimmable, static)."
 
+EPILOG = """\
+examples:
+  testbed train recipes/smoke-steppingnet.yaml --out runs/smoke     # seconds, synthetic data
+  testbed train recipes/cpu-lenet5-steppingnet.yaml --data-root ~/data --device cuda
+
+Needs PyTorch (pip install -e '.[train]'). Interrupted? Run the same command again: it
+resumes from OUT/state.pt (also on another --device). Then: testbed export OUT/model.pt.
+"""
+
 
 def add_arguments(p):
     p.add_argument("recipe", help="recipe YAML file (see recipes/)")
     p.add_argument("--data-root", help="dataset root (default $TESTBED_DATA)")
     p.add_argument("--out", help="run folder (default runs/<recipe name>/); re-run to resume")
-    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="where to train: cpu (default) or cuda, the first CUDA GPU (needs a "
+                        "CUDA build of torch); a run may resume on the other device, and the "
+                        "record lists the device of every attempt")
     p.add_argument("--teacher-cache", help="folder of cached teachers (default OUT/../teachers)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -32,6 +44,8 @@ def command_line(args) -> str:
 
 
 def run(args):
+    from ..cli import need
+    need("torch", "train", "training")
     from ..train.recipe import load_recipe
     from ..train.runner import run_training
     recipe = load_recipe(args.recipe)
@@ -43,9 +57,23 @@ def run(args):
     for s in summary["subnets"]:
         print(f"subnet {s['index']}: {s['macs_pct']:6.2f}% MACs ({s['macs_dense_pct']:6.2f}% dense), "
               f"accuracy {s['accuracy']:.4f}")
+    weak = weak_teacher(summary)
+    if weak:
+        print(f"warning: {weak}", file=sys.stderr)
     silent = summary.get("stage_health", {}).get("silent_stages")
     if silent:
         print(f"warning: step(s) {', '.join(map(str, silent))} change no prediction on "
               f"{summary['stage_health']['images']} test images (dead units: "
               f"python scripts/stage_health.py {out}/model.pt)", file=sys.stderr)
     return 0
+
+
+def weak_teacher(summary: dict) -> str | None:
+    """A warning when the original network (the teacher) is no better than chance, which
+    makes its accuracy and its distillation meaningless (it trained too briefly)."""
+    classes = summary.get("num_classes")
+    acc = summary["original_accuracy"]
+    if not classes or acc > 1.5 / classes:
+        return None
+    return (f"the original network scored {acc:.4f}, about chance ({1 / classes:.4f}): its "
+            f"training was too short (raise teacher.epochs in the recipe)")

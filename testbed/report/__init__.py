@@ -10,8 +10,13 @@ PNG figures. ``metrics.json``::
 
     {"format_version": 1, "scenario": str, "scenario_file": str, "command": str,
      "seeds": [int], "duration_s": float, "confidence": 0.95,
-     "systems": {NAME: {"bundle": str, "method": str, "policy": str,   # when known
+     "reference": NAME, "objective": str, "quality_bar": float, "mk": [m, k],
+     "systems": {NAME: {"bundle": str, "method": str, "policy": str, "policy_params": {},
+                        "tuning": {...},                 # tuned systems (testbed.tuning)
+                        "bound": str, "bound_of": NAME,  # oracle systems
                         "metrics": {METRIC: INTERVAL},
+                        "paired": {METRIC: {"mean", "ci95", "n"}},  # not the reference
+                        "answer_share": {STEP: INTERVAL},
                         "classes": {JOB_CLASS: {METRIC: INTERVAL}},
                         "faults": {FAULT_GROUP: {METRIC: INTERVAL}}}},  # runs with faults
      "deadline_sweep": [{"deadline_ms": float,

@@ -4,7 +4,9 @@ Sits between ``sim`` (whose results it reads: records, stage events, the budget 
 and ``writers``. After each run only small things are kept — per-seed metric
 summaries, final-result latencies, and the first run's stage events inside the plotted
 window — while job rows go straight to ``jobs.csv``; so memory stays flat however many
-seeds or jobs a run has. It never calls the simulator itself.
+seeds or jobs a run has. ``quality_bar`` and ``mk`` are handed to
+:func:`~testbed.report.metrics.seed_summaries` (the definition of ``hit_at_quality`` and
+of the (m,k)-firm figures). It never calls the simulator itself.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..sim.records import JobRecord, StageEvent
-from .metrics import SeedSummary, SystemSummary, combine, final_latencies, seed_summaries
+from .metrics import (MK, SeedSummary, SystemSummary, check_mk, combine, final_latencies,
+                      seed_summaries)
 from .plots import WINDOW_S
 from .writers import JobsCsvWriter
 
@@ -25,9 +28,11 @@ class RunCollector:
 
     def __init__(self, systems: Sequence[str], *, idle_w: float | None = None,
                  duration_s: float | None = None, jobs: JobsCsvWriter | None = None,
-                 window_s: float = WINDOW_S):
+                 window_s: float = WINDOW_S, quality_bar: float | None = None,
+                 mk: tuple[int, int] = MK):
         self.systems = tuple(systems)
         self.idle_w, self.duration_s, self.jobs = idle_w, duration_s, jobs
+        self.quality_bar, self.mk = quality_bar, check_mk(mk)
         self.window = (0.0, min(window_s, duration_s or window_s))
         self.seeds: list[int] = []
         self.per_seed: list[SeedSummary] = []
@@ -44,7 +49,8 @@ class RunCollector:
             self.jobs.write(records)
         self.seeds.append(seed)
         self.per_seed += seed_summaries(records, idle_w=self.idle_w, duration_s=self.duration_s,
-                                        systems=self.systems, seed=seed)
+                                        systems=self.systems, seed=seed,
+                                        quality_bar=self.quality_bar, mk=self.mk)
         for name, values in final_latencies(records).items():
             self.latencies_s.setdefault(name, []).extend(values)
         if len(self.seeds) == 1:

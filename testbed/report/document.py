@@ -3,7 +3,29 @@
 
 Sits between ``metrics`` (which computes) and ``writers`` / ``markdown`` (which render).
 :func:`metrics_document` is pure and deterministic: the same runs give the same dict —
-no wall-clock time goes into it (the run's wall time appears in ``report.md`` only).
+no wall-clock time goes into it, nor into ``report.md`` (``Report.wall_s`` is for the
+caller only). ``metrics.json``::
+
+    {"format_version": 1, "scenario": str, "scenario_file": str, "command": str,
+     "seeds": [int], "duration_s": float, "confidence": 0.95,
+     "reference": NAME, "objective": str, "quality_bar": float|null, "mk": [m, k],
+     "systems": {NAME: {"bundle": str, "method": str, "policy": str,   # when known
+                        "policy_params": {...}, "tuning": {...}, "bound": str,
+                        "metrics": {METRIC: INTERVAL},
+                        "classes": {JOB_CLASS: {METRIC: INTERVAL}},
+                        "faults": {FAULT_GROUP: {METRIC: INTERVAL}},  # runs with faults
+                        "answer_share": {"1": INTERVAL, ..., "K": INTERVAL},
+                        "paired": {METRIC: {"mean", "ci95", "n"}}}},   # not the reference
+     "deadline_sweep": [{"deadline_ms": float,
+                         "systems": {NAME: {"metrics": {METRIC: INTERVAL}}}}]}
+
+    INTERVAL = {"mean": float|null, "ci95": [low, high]|null, "n": int,
+                "per_seed": [float|null, ...]}   # aligned with "seeds"
+
+``paired.<metric>`` is the difference system − reference, seed by seed, over the ``n``
+seeds where both are defined, with its Student-t interval (null with one such seed).
+``answer_share.<s>``: share of jobs whose emitted result is step s (``answer_share_none``
+in ``metrics``: no result).
 """
 
 from __future__ import annotations
@@ -14,10 +36,13 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..bundle import Manifest
+from ..errors import TestbedError
 from ..sim.records import StageEvent
-from .metrics import CONFIDENCE, SystemSummary
+from .metrics import CONFIDENCE, MK, Interval, SystemSummary, paired
 
 FORMAT_VERSION = 1
+BOUND_POLICIES = ("oracle", "budget_oracle")
+"""Policies that know what a real system cannot: their systems are upper bounds."""
 
 Curve = Sequence[tuple[float, Mapping[str, SystemSummary]]]
 """A deadline sweep: (deadline in ms, summaries of every system at that deadline)."""
@@ -25,7 +50,11 @@ Curve = Sequence[tuple[float, Mapping[str, SystemSummary]]]
 
 @dataclass(frozen=True)
 class Report:
-    """Everything a report folder is made from (all of it already computed)."""
+    """Everything a report folder is made from (all of it already computed).
+
+    ``reference``: the system paired differences are taken against (``None``: the first);
+    ``quality_bar`` and ``mk``: the definitions used for ``hit_at_quality`` and the
+    (m,k)-firm figures; ``objective``: the metric tuning maximised."""
 
     scenario: str
     scenario_file: str
@@ -43,24 +72,68 @@ class Report:
     events_seed: int | None = None
     budget: tuple[np.ndarray, np.ndarray] | None = None   # (times_s, budget) of that seed
     window: tuple[float, float] | None = None
-    wall_s: float | None = None
+    wall_s: float | None = None                # never written: reports are reproducible
+    reference: str | None = None
+    quality_bar: float | None = None
+    mk: tuple[int, int] = MK
+    objective: str = "accuracy_at_deadline"
 
 
-def _system_doc(summary: SystemSummary, info: Mapping | None = None,
-                classes: bool = True) -> dict:
+def reference_of(report: Report) -> str | None:
+    """The reference system: ``report.reference``, else the first system (``None``
+    without systems)."""
+    if report.reference is None:
+        return next(iter(report.summaries), None)
+    if report.reference not in report.summaries:
+        raise TestbedError(f"reference: {report.reference!r} is not a system of this run "
+                           f"(systems: {', '.join(report.summaries)})")
+    return report.reference
+
+
+def is_bound(info: Mapping | None) -> bool:
+    """A system that is an upper bound, not a real system (it has a ``bound`` note or an
+    oracle policy)."""
+    info = info or {}
+    return bool(info.get("bound")) or info.get("policy") in BOUND_POLICIES
+
+
+def bounds_of(report: Report) -> tuple[str, ...]:
+    """Names of the systems that are upper bounds, in report order."""
+    return tuple(n for n in report.summaries if is_bound(report.systems_info.get(n)))
+
+
+def paired_of(report: Report) -> dict[str, dict[str, Interval]]:
+    """Paired differences of every system to the reference (empty without systems)."""
+    ref = reference_of(report)
+    return {} if ref is None else paired(report.summaries, ref)
+
+
+def _paired_doc(diff: Interval) -> dict:
+    return {"mean": diff.mean, "ci95": None if diff.ci is None else list(diff.ci), "n": diff.n}
+
+
+def _intervals(named: Mapping) -> dict:
+    return {str(k): v.to_dict() for k, v in named.items()}
+
+
+def _system_doc(summary: SystemSummary, info: Mapping | None = None, classes: bool = True,
+                diffs: Mapping[str, Interval] | None = None) -> dict:
     doc = dict(info or {})
-    doc["metrics"] = {m: v.to_dict() for m, v in summary.metrics.items()}
+    doc["metrics"] = _intervals(summary.metrics)
     if classes:
-        doc["classes"] = {c: {m: v.to_dict() for m, v in ms.items()}
-                          for c, ms in summary.classes.items()}
+        doc["classes"] = {c: _intervals(ms) for c, ms in summary.classes.items()}
     if classes and summary.faults:
-        doc["faults"] = {g: {m: v.to_dict() for m, v in ms.items()}
-                         for g, ms in summary.faults.items()}
+        doc["faults"] = {g: _intervals(ms) for g, ms in summary.faults.items()}
+    if classes:
+        doc["answer_share"] = _intervals(summary.answer_share)
+    if diffs is not None:
+        doc["paired"] = {m: _paired_doc(d) for m, d in diffs.items()}
     return doc
 
 
 def metrics_document(report: Report) -> dict:
-    """The ``metrics.json`` object (see the package docstring for its schema)."""
+    """The ``metrics.json`` object (see the module docstring for its schema)."""
+    diffs = paired_of(report)
     return {
         "format_version": FORMAT_VERSION,
         "scenario": report.scenario,
@@ -69,7 +142,11 @@ def metrics_document(report: Report) -> dict:
         "seeds": list(report.seeds),
         "duration_s": report.duration_s,
         "confidence": CONFIDENCE,
-        "systems": {n: _system_doc(s, report.systems_info.get(n))
+        "reference": reference_of(report),
+        "objective": report.objective,
+        "quality_bar": report.quality_bar,
+        "mk": list(report.mk),
+        "systems": {n: _system_doc(s, report.systems_info.get(n), diffs=diffs.get(n))
                     for n, s in report.summaries.items()},
         "deadline_sweep": [
             {"deadline_ms": d, "systems": {n: _system_doc(s, classes=False)

@@ -2,17 +2,19 @@
 
 Reads :class:`~testbed.report.metrics.SystemSummary` objects (from ``metrics``) and
 returns strings; ``testbed run`` prints the terminal form and ``report.md`` embeds the
-Markdown form. A value with a confidence interval is shown as ``mean ±half-width``.
+Markdown form. A value with a confidence interval is shown as ``mean ±half-width``; a
+paired difference to the reference system (:func:`difference_cell`) in percentage points
+with its interval, or as "no difference" when that interval contains 0 or is missing.
 """
 
 from __future__ import annotations
 
 from typing import Callable, Mapping, Sequence
 
-from .metrics import Interval, SystemSummary
+from .metrics import Interval, SystemSummary, interval, sign
 
 
-def _pct(x: float) -> str:
+def percent(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
@@ -28,11 +30,12 @@ def _scaled(factor: float, digits: int) -> Callable[[float], str]:
 COLUMNS: tuple[tuple[str, str, Callable[[float], str]], ...] = (
     ("jobs", "jobs", _num(0)),
     ("dropped", "dropped", _num(0)),
-    ("hit rate", "hit_rate", _pct),
-    ("acc@deadline", "accuracy_at_deadline", _pct),
+    ("hit rate", "hit_rate", percent),
+    ("acc@deadline", "accuracy_at_deadline", percent),
+    ("utility", "utility", percent),
     ("stages", "mean_stages", _num(2)),
     ("GMACs", "macs_executed", _scaled(1e-9, 3)),
-    ("wasted", "wasted_fraction", _pct),
+    ("wasted", "wasted_fraction", percent),
     ("energy J", "energy_j", _num(3)),
     ("final p50 ms", "latency_final_p50_s", _scaled(1e3, 2)),
     ("final p95 ms", "latency_final_p95_s", _scaled(1e3, 2)),
@@ -46,6 +49,30 @@ def cell(value: Interval, fmt: Callable[[float], str]) -> str:
     text = fmt(value.mean)
     half = value.half_width
     return text if half is None else f"{text} ±{fmt(half).rstrip('%')}"
+
+
+MINUS = "\u2212"   # the typographic minus sign, as in "−0.3"
+
+
+def points(x: float) -> str:
+    """A difference of fractions in signed percentage points: ``+3.1``, ``−0.3``, ``0.0``."""
+    text = f"{100 * x:+.1f}"
+    return "0.0" if text in ("+0.0", "-0.0") else text.replace("-", MINUS)
+
+
+def span(diff: Interval) -> str:
+    """``mean [low, high]`` of a paired difference in points (``mean`` alone, no interval)."""
+    if diff.ci is None:
+        return f"{points(diff.mean)}, no interval"
+    return f"{points(diff.mean)} [{points(diff.ci[0])}, {points(diff.ci[1])}]"
+
+
+def difference_cell(diff: Interval) -> str:
+    """A paired difference: ``+3.1 [+2.0, +4.2]`` when its interval excludes 0, else
+    ``no difference (−0.3 [−1.0, +0.4])``; ``-`` when undefined."""
+    if diff.mean is None:
+        return "-"
+    return span(diff) if sign(diff) else f"no difference ({span(diff)})"
 
 
 def metric_rows(named: Mapping[str, Mapping[str, Interval]],
@@ -88,4 +115,18 @@ def deadline_table(curve: Sequence[tuple[float, Mapping[str, SystemSummary]]],
     headers = ["deadline ms", "system"] + [h for h, _, _ in columns]
     rows = [[f"{d:g}"] + row for d, summaries in curve
             for row in metric_rows({n: s.metrics for n, s in summaries.items()}, columns)]
+    return render(headers, rows, markdown)
+
+
+def mk_table(summaries: Mapping[str, SystemSummary], markdown: bool = False) -> str:
+    """(m,k)-firm figures and the share of jobs answered by each step, per system."""
+    steps = max((k for s in summaries.values() for k in s.answer_share), default=0)
+    headers = ["system", "longest miss run", "(m,k) violated", "no answer",
+               *(f"step {k}" for k in range(1, steps + 1))]
+    missing = interval([])
+    rows = [[name, cell(s.metrics["mk_longest_miss_run"], _num(1)),
+             cell(s.metrics["mk_violation_share"], percent),
+             cell(s.metrics["answer_share_none"], percent),
+             *(cell(s.answer_share.get(k, missing), percent) for k in range(1, steps + 1))]
+            for name, s in summaries.items()]
     return render(headers, rows, markdown)

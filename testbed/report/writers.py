@@ -141,7 +141,8 @@ def write_figures(folder: Path, report: Report) -> dict[str, str]:
     figs = {"rates": lambda: plots.rates(report.summaries)}
     if report.budget is not None and report.window is not None:
         figs["timeline"] = lambda: plots.timeline(*report.budget, report.events,
-                                                  list(report.summaries), report.window)
+                                                  list(report.summaries), report.window,
+                                                  run_s=report.duration_s)
     if report.manifests:
         figs["profiles"] = lambda: plots.profiles(report.manifests)
     if any(len(v) for v in report.latencies_s.values()):

@@ -4,7 +4,8 @@ Each generator is a frozen dataclass of validated parameters registered in ``BUD
 ``generate(rng, horizon_s)`` draws a trace covering ``[0, horizon_s]`` from its own random
 stream (:mod:`testbed.sim.seeds`). Generated traces end with a row at ``horizon_s`` and
 hold, so a trace written by ``testbed trace`` replays the run exactly. ``kind: trace``
-reads a CSV instead (resolved and read once, when the scenario is loaded).
+reads a CSV instead (resolved and read once, when the scenario is loaded); after its last
+row it holds its last value unless the scenario says ``after: repeat``.
 """
 
 from __future__ import annotations
@@ -204,9 +205,9 @@ class Thermal:
 @dataclass(frozen=True)
 class TraceFile:
     """A budget CSV (path relative to the scenario file); ``after`` its last row the
-    trace repeats or holds its last value."""
+    trace holds its last value (the default) or, with ``after: repeat``, repeats."""
     file: str
-    after: Literal["repeat", "hold"] = "repeat"
+    after: Literal["repeat", "hold"] = "hold"
 
     def load(self, base: Path) -> "FixedTrace":
         return FixedTrace(read_trace_csv(base / self.file, self.after), str(base / self.file))

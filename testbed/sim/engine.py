@@ -73,8 +73,11 @@ def simulate(scenario, seed: int | None = None, *, live=None,
     keep_events = keep if keep_events is None else keep_events
     emit_event = _fanout(result.events.append if keep_events else None, on_event)
     faults = fault_plan(scenario, seed)
+    replays: dict[int, object] = {}  # one replay per bundle, however many systems drive it
     for spec in scenario.systems:
-        outcomes = replay_outcomes(spec.bundle)
+        outcomes = replays.get(id(spec.bundle))
+        if outcomes is None:
+            outcomes = replays[id(spec.bundle)] = replay_outcomes(spec.bundle)
         if live is not None:
             used = sorted({f.sample_id for f in _frames(scenario, seed, faults)})
             outcomes, result.live_agreement[spec.name] = live.outcomes(spec.bundle, used)

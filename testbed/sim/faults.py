@@ -36,7 +36,7 @@ import numpy as np
 
 from .params import Fail, Range, num
 from .seeds import component_rng
-from .trace import Trace
+from .trace import Trace, covering
 
 MAX_STAGES = 62  # stage-failure bitmask width (bit k-1: stage k raises)
 Window = tuple[float, float]
@@ -174,15 +174,12 @@ def plan(faults: Faults | None, seed: int, horizon_s: float, class_names: list[s
 
 
 def unrolled(trace: Trace, horizon_s: float) -> tuple[list[float], list[float]]:
-    """Rows of ``trace`` covering ``[0, horizon_s]`` with repeats written out."""
-    integral = trace._integral
-    times, values, t = [0.0], [integral.rate(0.0)], 0.0
-    while True:
-        t = integral.next_change(t)
-        if t >= horizon_s:
-            return times, values
-        times.append(t)
-        values.append(integral.rate(t))
+    """Rows of ``trace`` covering ``[0, horizon_s)`` with repeats written out (values taken
+    by row, so rounding in a cycle's start time cannot pick the previous row's value)."""
+    rows = covering(trace, horizon_s)
+    times, values = rows.time_s.tolist(), rows.value.tolist()
+    keep = [i for i, t in enumerate(times) if t < horizon_s] or [0]
+    return [times[i] for i in keep], [values[i] for i in keep]
 
 
 def stall_trace(trace: Trace, stalls: tuple[Window, ...], horizon_s: float) -> Trace:
@@ -231,3 +228,8 @@ class Signal:
 
     def reading_time(self, t: float) -> float:
         return max(0.0, t - self.delay_s)
+
+    def next_change(self, t: float) -> float:
+        """When ``factor`` next changes after t (``inf``: never)."""
+        i = bisect_right(self.times, t)
+        return self.times[i] if i < len(self.times) else math.inf

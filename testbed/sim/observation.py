@@ -3,9 +3,11 @@
 The engine builds an :class:`Observation` at every decision point (after each step, and
 for budget-watching policies whenever the budget changes mid-step) and asks the policy
 for the next step. Because it is a plain value, a policy is a pure function that tests
-can call directly. Only the oracle gets :class:`Foresight` (the true future budget and
-the eval record's verdict on this frame). ``Observation`` is a ``NamedTuple`` rather
-than a frozen dataclass because one is built per step and construction speed matters.
+can call directly. The budget reaches a policy only through the platform's monitor
+(:mod:`testbed.sim.monitor`): ``budget_now`` is its newest sample, ``budget_estimate`` the
+EWMA of its samples. Only the oracles get :class:`Foresight`: ``budget_oracle`` the true
+future budget and which stages will fail, ``oracle`` also the eval record's verdict on
+this frame.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from typing import Callable, NamedTuple
 
 @dataclass(frozen=True)
 class Foresight:
-    """The truth an online policy cannot know: for the oracle only."""
-    correct: tuple[bool, ...]             # step k (index k-1) classifies this frame right
+    """The truth an online policy cannot know: for the oracles only."""
     finish_s: Callable[[float, int], float]  # (start_s, step k) -> true finish time
+    usable: tuple[bool, ...]              # step k (index k-1) gives a result (no stage fails)
+    correct: tuple[bool, ...] | None = None  # step k classifies this frame right (oracle)
 
 
 class Observation(NamedTuple):
@@ -27,11 +30,13 @@ class Observation(NamedTuple):
     done: int               # the current result: stages completed, or last subnet (0: none)
     running: int            # 0 at a step boundary; k while step k runs (budget-change checks)
     confidence: float       # of the current result (0.0 when none)
-    budget_estimate: float  # EWMA of the observed progress rate, fraction of peak
-    budget_now: float       # the platform's share right now, fraction of peak
+    budget_estimate: float  # monitor: EWMA of the budget samples, fraction of peak
+    budget_now: float       # monitor: the newest budget sample, fraction of peak
     work_s: tuple[float, ...]  # step k (index k-1): seconds at full budget, overhead included
     incremental: bool
     waiting: int            # frames queued behind this one
+    quality: tuple[float, ...] = ()  # step k: measured test accuracy of its model
+    remaining_s: float = 0.0  # of the running step: seconds at full budget still to serve
     foresight: Foresight | None = None
 
     @property
@@ -44,3 +49,9 @@ class Observation(NamedTuple):
         if budget <= 0:
             return False
         return self.now_s + self.work_s[k - 1] * (1.0 + margin) / budget <= self.deadline_s
+
+    def running_fits(self, budget: float, margin: float = 0.0) -> bool:
+        """The running step, continued at ``budget``, is predicted to finish in time."""
+        if budget <= 0:
+            return False
+        return self.now_s + self.remaining_s * (1.0 + margin) / budget <= self.deadline_s

@@ -1,7 +1,8 @@
 """The platform a system runs on, and what one step of a bundle costs there.
 
 ``platform:`` in a scenario gives the peak throughput, a fixed per-stage overhead, the
-energy per MAC and the idle power. :func:`step_costs` turns a bundle's manifest (cost
+energy per MAC, the idle power and the period of the budget monitor every policy reads
+(:mod:`testbed.sim.monitor`). :func:`step_costs` turns a bundle's manifest (cost
 models ``macs`` / ``macs_dense``) or its ``profile.json`` (cost model ``profiled``, written
 by ``testbed profile``) into the work each step needs, in MAC-equivalents at peak, which
 the engine integrates against the budget trace. A *step* is stage k of an incremental
@@ -31,6 +32,7 @@ class Platform:
     pj_per_mac: float = num(0.0, ge=0)      # dynamic energy; 0 = unknown
     idle_w: float = num(0.0, ge=0)          # for reports: power when nothing runs
     profile_scale: float = num(1.0, gt=0)   # platform ms per profiled host ms (profiled)
+    monitor_ms: float = num(1.0, gt=0)      # budget monitor's sampling period (every policy)
 
 
 @dataclass(frozen=True)

@@ -12,18 +12,20 @@ when asked, one :class:`StageEvent` per step (completed, cut by the deadline or 
 Faults (:mod:`testbed.sim.faults`): a ``lost`` frame is recorded as dropped when it would
 have arrived; a stage that raises (``frame.fails``) costs its work, which is wasted, and
 ends the job with the last good result; a :class:`~testbed.sim.faults.Signal` distorts
-the budget the policy is told about (not the one the platform serves).
+the budget the policy is told about (not the one the platform serves). Policies learn
+about the budget only from the platform's :class:`~testbed.sim.monitor.Monitor`; one
+that watches the budget is asked again whenever the monitor's reading changes mid-step.
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from typing import Callable, Iterator
 
 import simpy
 
 from .faults import Signal
+from .monitor import Monitor, distorted_signal, true_signal
 from .observation import Foresight, Observation
 from .outcomes import Outcomes
 from .platform import step_costs
@@ -33,7 +35,6 @@ from .waiting import WaitingRoom
 from .workload import Frame
 
 Sink = Callable[[object], None]
-_observation = tuple.__new__  # Observation(...) without NamedTuple's Python-level __new__
 
 
 class _Job:
@@ -66,12 +67,11 @@ class Processor:
         self.row_of, self.conf = outcomes.row_of, outcomes.conf
         self.class_names = [c.name for c in self.classes]
         self.last = len(self.work_v) if self.incremental else -1  # a job ends after this step
-        self.holds = not self.integral.period
-        self.seg_lo = self.seg_hi = self.seg_rate = 0.0  # budget_now on [seg_lo, seg_hi)
         self.emit_record, self.emit_event = emit_record, emit_event
-        self.signal = signal
-        self.alpha = getattr(self.policy, "ewma_alpha", 0.3)
-        self.estimate = 1.0  # online budget estimate (fraction of peak), before any evidence
+        view = (true_signal(self.integral, self.to_fraction) if signal is None
+                else distorted_signal(self.integral, self.to_fraction, signal))
+        self.monitor = Monitor(scenario.platform.monitor_ms / 1e3,
+                               getattr(self.policy, "ewma_alpha", 0.3), view)
         self.stream: Iterator[Frame] = iter(())
         self.next_frame: Frame | None = None
         self.next_arrival = math.inf
@@ -82,6 +82,7 @@ class Processor:
         self.work_v = [w / trace.macs_per_value_s(peak) for w in costs.work_macs]  # trace units
         self.work_s = tuple(w / (peak * 1e9) for w in costs.work_macs)  # seconds at full budget
         self.macs = costs.macs
+        self.quality = tuple(s.accuracy for s in spec.bundle.manifest.stages)
         self.to_fraction = 1.0 if trace.column == "budget" else 1.0 / peak
         self.j_per_mac = scenario.platform.pj_per_mac * 1e-12
 
@@ -164,50 +165,63 @@ class Processor:
         return t
 
     def _watch(self, job: _Job, k: int, t: float, end: float) -> tuple[int, float, float]:
-        """Ask the policy at each budget change before step k ends: keep k, switch to
-        another step from scratch, or stop (0). Returns (step, its start, its end)."""
-        change = self.integral.next_change(t)
+        """Ask the policy whenever the monitor's reading changes before step k ends: keep
+        k, switch to another step from scratch, or stop (0). Returns (step, start, end)."""
+        change = self.monitor.next_reading(t)
         while change < min(end, job.frame.deadline_s):
             self._admit(change)
-            choice = self._decide(job, change, k)
+            choice = self._decide(job, change, k, self._remaining_s(k, t, change))
             if choice != k:
                 self._cut(job, k, t, change)
                 if not choice:
                     return 0, change, change
                 k, t = choice, change
                 end = self.integral.finish(t, self.work_v[k - 1])
-            change = self.integral.next_change(change)
+            change = self.monitor.next_reading(change)
         return k, t, end
+
+    def _remaining_s(self, k: int, start: float, now: float) -> float:
+        """Seconds at full budget that step k, started at ``start``, still needs at ``now``."""
+        work = self.work_v[k - 1]
+        if work <= 0:
+            return 0.0
+        served = self.integral.at(now) - self.integral.at(start)
+        return max(0.0, 1.0 - served / work) * self.work_s[k - 1]
 
     def _begin(self, frame: Frame) -> _Job:
         job = _Job(frame, self.row_of[frame.sample_id], self.priority[frame.job_class])
         if self.policy.needs_foresight:
-            job.foresight = Foresight(self._foreseen(frame, job.row), self._finish_step)
+            usable = self._usable(frame)
+            correct = self._foreseen(usable, job.row) if self.policy.knows_answers else None
+            job.foresight = Foresight(self._finish_step, usable, correct)
         self.room.running_class = frame.job_class
         return job
 
-    def _foreseen(self, frame: Frame, row: int) -> tuple[bool, ...]:
-        """Which steps would give a right result on this frame, stage failures included:
-        a failing step gives none (and, incremental, neither does any later one)."""
-        correct = list(self.outcomes.correct[row])
-        for k in range(1, len(correct) + 1):
-            if frame.fails >> (k - 1) & 1:
-                stop = len(correct) if self.incremental else k
-                correct[k - 1:stop] = [False] * (stop - k + 1)
-        return tuple(correct)
+    def _usable(self, frame: Frame) -> tuple[bool, ...]:
+        """Which steps would give a result on this frame: a failing step gives none (and,
+        incremental, neither does any later one, which needs the failed one's state)."""
+        usable, failed = [], False
+        for k in range(1, len(self.work_v) + 1):
+            fails = bool(frame.fails >> (k - 1) & 1)
+            failed = failed or fails if self.incremental else fails
+            usable.append(not failed)
+        return tuple(usable)
+
+    def _foreseen(self, usable: tuple[bool, ...], row: int) -> tuple[bool, ...]:
+        """Which steps would give a right result on this frame, stage failures included."""
+        return tuple(ok and right for ok, right in zip(usable, self.outcomes.correct[row]))
 
     def _finish_step(self, start_s: float, k: int) -> float:
         return self.integral.finish(start_s, self.work_v[k - 1])
 
-    def _decide(self, job: _Job, t: float, running: int) -> int:
-        if self.signal is None:
-            estimate = self.estimate
-            budget_now = self.seg_rate if self.seg_lo <= t < self.seg_hi else self._budget_now(t)
-        else:
-            estimate, budget_now = self._told(t)
-        obs = _observation(Observation, (t, job.frame.deadline_s, job.done, running, job.conf,
-                                         estimate, budget_now, self.work_s,
-                                         self.incremental, self.room.size, job.foresight))
+    def _decide(self, job: _Job, t: float, running: int, remaining_s: float = 0.0) -> int:
+        estimate, budget_now = self.monitor.read(t)
+        obs = Observation(now_s=t, deadline_s=job.frame.deadline_s, done=job.done,
+                          running=running, confidence=job.conf, budget_estimate=estimate,
+                          budget_now=budget_now, work_s=self.work_s,
+                          incremental=self.incremental, waiting=self.room.size,
+                          quality=self.quality, remaining_s=remaining_s,
+                          foresight=job.foresight)
         k = self.policy.decide(obs)
         if k and (k != job.done + 1 if self.incremental else not 0 < k <= len(self.work_v)):
             raise RuntimeError(f"policy {type(self.policy).__name__} chose step {k!r} after "
@@ -215,32 +229,11 @@ class Processor:
                                f"(incremental: {self.incremental})")
         return k
 
-    def _budget_now(self, t: float) -> float:
-        """The budget at t as a fraction of peak; on a holding trace, also remember the
-        row it is on so the next decisions on that row need no search."""
-        integral = self.integral
-        if not self.holds:
-            return integral.rate(t) * self.to_fraction
-        T = integral.T
-        i = bisect_right(T, t) - 1  # as Integral.rate: T[i] <= t < T[i + 1]
-        self.seg_lo, self.seg_hi = T[i], T[i + 1] if i + 1 < len(T) else math.inf
-        self.seg_rate = integral.V[i] * self.to_fraction
-        return self.seg_rate
-
-    def _told(self, t: float) -> tuple[float, float]:
-        """(estimate, budget now) as the mis-estimated budget signal tells the policy."""
-        factor = self.signal.factor(t)
-        now = self.integral.rate(self.signal.reading_time(t)) * self.to_fraction
-        return self.estimate * factor, now * factor
-
     def _fail(self, job: _Job, k: int, start: float, end: float) -> None:
         """Step k was served in full but raised: its work is wasted, the result stays."""
         macs = self.macs[k - 1]
         job.executed += macs
         job.failed = k
-        if end > start:
-            self.estimate += self.alpha * (self.work_v[k - 1] / (end - start) * self.to_fraction
-                                           - self.estimate)
         if self.emit_event is not None:
             self.emit_event(StageEvent(self.name, self.seed, job.frame.job_id, k, start, end,
                                        False, macs))
@@ -253,9 +246,6 @@ class Processor:
         if job.first is None:
             job.first = end
         job.final = end
-        if end > start:
-            self.estimate += self.alpha * (self.work_v[k - 1] / (end - start) * self.to_fraction
-                                           - self.estimate)
         if self.emit_event is not None:
             self.emit_event(StageEvent(self.name, self.seed, job.frame.job_id, k, start, end,
                                        True, macs))
@@ -266,9 +256,6 @@ class Processor:
         work = self.work_v[k - 1]
         macs = self.macs[k - 1] * min(1.0, served / work) if work > 0 else 0.0
         job.executed += macs
-        if stop > start:
-            self.estimate += self.alpha * (served / (stop - start) * self.to_fraction
-                                           - self.estimate)
         if self.emit_event is not None:
             self.emit_event(StageEvent(self.name, self.seed, job.frame.job_id, k, start, stop,
                                        False, macs))
@@ -281,15 +268,23 @@ class Processor:
         busy = 0.0 if job.started is None else free - job.started
         correct = bool(done) and self.outcomes.correct[job.row][done - 1]
         self.emit_record(JobRecord(
-            self.name, self.seed, f.job_id, self.class_names[f.job_class], f.sample_id,
-            f.arrival_s, f.deadline_s, False, job.runs, done, done > 0, correct,
-            job.conf, job.executed, max(0.0, job.executed - job.useful),
-            job.executed * self.j_per_mac, job.started, job.first, job.final, f.fault,
-            job.failed, busy))
+            system=self.name, seed=self.seed, job_id=f.job_id,
+            job_class=self.class_names[f.job_class], sample_id=f.sample_id,
+            arrival_s=f.arrival_s, deadline_s=f.deadline_s, dropped=False,
+            stages_done=job.runs, result_stage=done, hit=done > 0, correct=correct,
+            confidence=job.conf, macs_executed=job.executed,
+            macs_wasted=max(0.0, job.executed - job.useful),
+            energy_j=job.executed * self.j_per_mac, start_s=job.started,
+            first_result_s=job.first, final_result_s=job.final, fault=f.fault,
+            failed_stage=job.failed, busy_s=busy,
+            quality=self.quality[done - 1] if done else 0.0))
 
     def _record_dropped(self, f: Frame) -> None:
         if self.emit_record is not None:
             self.emit_record(JobRecord(
-                self.name, self.seed, f.job_id, self.class_names[f.job_class], f.sample_id,
-                f.arrival_s, f.deadline_s, True, 0, 0, False, False, 0.0, 0.0, 0.0, 0.0,
-                None, None, None, f.fault))
+                system=self.name, seed=self.seed, job_id=f.job_id,
+                job_class=self.class_names[f.job_class], sample_id=f.sample_id,
+                arrival_s=f.arrival_s, deadline_s=f.deadline_s, dropped=True,
+                stages_done=0, result_stage=0, hit=False, correct=False, confidence=0.0,
+                macs_executed=0.0, macs_wasted=0.0, energy_j=0.0, start_s=None,
+                first_result_s=None, final_result_s=None, fault=f.fault))

@@ -36,6 +36,7 @@ class JobRecord(NamedTuple):
     fault: str = ""        # fault windows that touched the frame ("stall+burst"; "" none)
     failed_stage: int = 0  # the stage that raised (its job kept the last good result; 0 none)
     busy_s: float = 0.0    # processor time the job held, first step start to processor free
+    quality: float = 0.0   # measured test accuracy of the emitted step's model (0.0: no result)
 
     @property
     def latency_first_s(self) -> float | None:

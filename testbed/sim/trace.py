@@ -6,9 +6,12 @@ math below: ``finish_time`` (when does work W started at t finish?) and ``work_b
 Both use the cumulative integral of the trace at its rows plus a bisect, so a call costs
 O(log rows) whatever the budget does in between; nothing here knows about SimPy.
 
-After its last row a trace either *holds* the last value or *repeats*. When repeating,
-the last row's time is the cycle length (the last row starts the next cycle, so its value
-is not used): a file meant to repeat ends with a row at its cycle length.
+After its last row a trace *holds* its last value, unless the scenario says
+``after: repeat``. When repeating, the last row's time is the cycle length (the last row
+starts the next cycle, so its value is not used): a file meant to repeat ends with a row at
+its cycle length. :func:`after_note` says in one line which of the two a run longer than
+its trace gets. A ``budget`` column is a fraction of the platform's peak, in [0, 1]; a file
+in percent is refused when read (absolute rates go in a ``gmacs`` column).
 """
 
 from __future__ import annotations
@@ -32,12 +35,14 @@ class Trace:
     """Rows ``(time_s[i], value[i])``: ``value[i]`` holds on ``[time_s[i], time_s[i+1])``.
 
     ``column`` says what ``value`` is: ``budget`` (fraction of the platform's peak) or
-    ``gmacs`` (absolute giga-MAC/s); ``after`` says what follows the last row."""
+    ``gmacs`` (absolute giga-MAC/s); ``after`` says what follows the last row (``hold``
+    unless asked to ``repeat``); ``source`` names the file it was read from, if any."""
 
     time_s: np.ndarray
     value: np.ndarray
     column: str = "budget"
-    after: str = "repeat"
+    after: str = "hold"
+    source: str | None = None
     _integral: "Integral" = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -67,7 +72,7 @@ class Trace:
         return peak_gmacs * 1e9 if self.column == "budget" else 1e9
 
     def with_after(self, after: str) -> "Trace":
-        return Trace(self.time_s, self.value, self.column, after)
+        return Trace(self.time_s, self.value, self.column, after, self.source)
 
     def write_csv(self, path: str | os.PathLike) -> None:
         lines = [f"time_s,{self.column}"]
@@ -181,8 +186,46 @@ def budget_at(trace: Trace, t_s: float) -> float:
     return trace._integral.rate(t_s)
 
 
-def read_trace_csv(path: str | os.PathLike, after: str = "repeat") -> Trace:
-    """Read and validate a trace CSV; every problem names the file and the row."""
+def after_note(trace: Trace, horizon_s: float) -> str | None:
+    """One line on what a run of ``horizon_s`` seconds gets past the trace's last row
+    (its last value held, or the trace repeated); ``None`` when the trace covers the run."""
+    end = float(trace.time_s[-1])
+    if end >= horizon_s:
+        return None
+    name = f"trace {Path(trace.source).name}" if trace.source else "the budget trace"
+    head = f"{name} ends at {end:g} s; the run lasts {horizon_s:g} s"
+    if trace._integral.period:
+        return f"{head}: it repeats (cycle {end:g} s), {horizon_s / end:.3g} cycles in all"
+    unit = " GMAC/s" if trace.column == "gmacs" else ""
+    hint = " (after: repeat in the scenario's budget repeats it instead)" \
+        if trace.after == "hold" else ""
+    return (f"{head}: its last value {float(trace.value[-1]):g}{unit} holds for the remaining "
+            f"{horizon_s - end:g} s{hint}")
+
+
+def covering(trace: Trace, horizon_s: float) -> Trace:
+    """``trace`` as rows covering ``[0, horizon_s]`` that hold after it (the same budget at
+    every time up to ``horizon_s``): a repeating trace is written out cycle by cycle and
+    closed by a row at ``horizon_s``; a holding one is returned as it is. Values are taken
+    by row, not by time, so rounding in ``cycle * period + time`` cannot shift them."""
+    period = trace._integral.period
+    if not period:
+        return trace.with_after("hold")
+    rows = list(zip(trace.time_s.tolist()[:-1], trace.value.tolist()[:-1]))
+    times, values = [], []
+    for cycle in range(math.ceil(horizon_s / period) + 1):
+        for t, v in rows:  # the last row only marks the cycle's length
+            if cycle * period + t >= horizon_s:
+                break
+            times.append(cycle * period + t)
+            values.append(v)
+    return Trace(np.array(times + [horizon_s]), np.array(values + [values[-1]]), trace.column,
+                 "hold", trace.source)
+
+
+def read_trace_csv(path: str | os.PathLike, after: str = "hold") -> Trace:
+    """Read and validate a trace CSV; every problem names the file and the row. After its
+    last row the trace holds its last value, or repeats when ``after="repeat"``."""
     try:
         text = Path(path).read_text()
     except (OSError, UnicodeDecodeError) as exc:
@@ -200,7 +243,7 @@ def read_trace_csv(path: str | os.PathLike, after: str = "repeat") -> Trace:
         values.append(v)
     if not times:
         raise ConfigError(path, None, "at least one data row after the header")
-    return Trace(np.array(times), np.array(values), column, after)
+    return Trace(np.array(times), np.array(values), column, after, str(path))
 
 
 def _header(path, n: int, line: str) -> str:
@@ -225,4 +268,8 @@ def _row(path, where: str, line: str, previous: float | None, column: str) -> tu
         raise ConfigError(path, where, f"time_s >= {previous!r} (times never decrease)", t)
     if not math.isfinite(v) or v < 0:
         raise ConfigError(path, where, f"a finite {column} >= 0", cells[1])
+    if column == "budget" and v > 1:
+        raise ConfigError(path, where, "a budget in [0, 1], a fraction of the platform's peak "
+                          "(e.g. 0.35, not 35 %): divide by 100, or give a gmacs column with "
+                          "absolute giga-MAC/s instead", cells[1])
     return t, v

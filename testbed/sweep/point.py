@@ -3,11 +3,17 @@ turn the records into table rows (one per system) of every metric.
 
 Runs inside a worker process (local pool or Dask), so it takes and returns plain data.
 Rows hold the point's parameters under their dotted names, plus ``deadline_ms`` (of the
-first job class) and ``mean_budget`` (time-weighted over the run) for the sweep plots.
+first job class) and ``mean_budget`` (time-weighted over the run) for the sweep plots, and
+the policy each system ran. Systems whose policy is a grid or ``auto`` are tuned first
+(:mod:`testbed.tuning`, on the tuning seeds, never the point's seed); points that differ
+only in their seed share one tuning (cached per worker process).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import json
 from dataclasses import dataclass
 
 from .spec import Point
@@ -30,16 +36,37 @@ def load_point(base: str, point: Point, duration_s: float | None):
 def run_point(base: str, point: Point, duration_s: float | None) -> list[dict]:
     from ..report.metrics import seed_summaries
     from ..sim.engine import simulate
+    from ..tuning import policy_name
     scenario = load_point(base, point, duration_s)
+    unseeded = {k: v for k, v in point.params.items() if k != "seed"}
+    chosen = _tuned(base, json.dumps(unseeded, sort_keys=True), duration_s)
+    scenario = dataclasses.replace(scenario, systems=tuple(
+        dataclasses.replace(s, policy=chosen.get(s.name, s.policy)) for s in scenario.systems))
     result = simulate(scenario, keep_events=False)
     summaries = seed_summaries(result.records, idle_w=scenario.platform.idle_w,
                                duration_s=scenario.duration_s, systems=result.systems,
-                               seed=result.seed)
+                               seed=result.seed, quality_bar=scenario.quality_bar,
+                               mk=scenario.mk)
     common = {"point": point.index, "point_key": point.key, **point.params,
               "deadline_ms": scenario.workload[0].deadline_ms,
               "mean_budget": mean_budget(result.trace, scenario.duration_s,
                                          scenario.platform.peak_gmacs)}
-    return [{**common, "system": s.system, "seed": s.seed, **s.metrics} for s in summaries]
+    policies = {s.name: policy_name(s.policy) for s in scenario.systems}
+    return [{**common, "system": s.system, "seed": s.seed, "policy": policies[s.system],
+             **s.metrics} for s in summaries]
+
+
+@functools.lru_cache(maxsize=64)
+def _tuned(base: str, unseeded: str, duration_s: float | None) -> dict:
+    """{system: chosen policy} for the point's settings without its seed."""
+    from ..scenario import load_scenario
+    from ..tuning import tune, tuning_seeds
+    scenario = load_scenario(base, overrides=json.loads(unseeded), duration_s=duration_s)
+    if not any(s.candidates for s in scenario.systems):
+        return {}
+    tuned, _ = tune(scenario, tuning_seeds(scenario.tuning.seeds),
+                    quality_bar=scenario.quality_bar)
+    return {s.name: s.policy for s in tuned.systems}
 
 
 def mean_budget(trace, duration_s: float, peak_gmacs: float) -> float:

@@ -218,7 +218,7 @@ def _summary(ctx: Context, result: TrainResult, meta: dict) -> dict:
                 "accuracy": a}
                for k, (m, d, a) in enumerate(zip(result.macs, result.macs_dense, result.accuracy))]
     return {"method": meta["method"], "name": meta["name"], "arch": meta["arch"],
-            "dataset": meta["dataset"], "original_macs": ref,
+            "dataset": meta["dataset"], "num_classes": ctx.num_classes, "original_macs": ref,
             "original_accuracy": meta["original_accuracy"], "subnets": subnets,
             "samples_seen": result.samples_seen,
             "teacher_samples_seen": meta["training"]["teacher_samples_seen"],

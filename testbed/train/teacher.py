@@ -5,7 +5,9 @@ MACs" and ``original_accuracy``, and the distillation teacher of SteppingNet's r
 It is trained once per (arch, dataset, seed, teacher settings, data caps) and cached as
 a testbed checkpoint in a shared teacher folder, so every method of one arch/dataset
 reuses it; training is resumable per epoch like any run. ``teacher.checkpoint`` in a
-recipe points at a trained one instead.
+recipe points at a trained one instead. Its accuracy is always measured on the run's own
+test split (a cached teacher may have been trained for a recipe with another test split),
+in eval mode, so ``original_accuracy`` is comparable with the subnets' accuracies.
 """
 
 from __future__ import annotations
@@ -51,14 +53,14 @@ def get_teacher(recipe: Recipe, train: Split, test: Split, device, cache_dir: Pa
     if not path.is_file():
         model, samples = _train(recipe, train, device, RunState(path.with_suffix(".state.pt"), hook),
                                 show_progress)
-        acc = evaluate(model, lambda x: [model(x)], test, device)[0]
+        acc = accuracy(model, test, device)
         save_checkpoint(path, model, {"method": "teacher", "arch": recipe.arch,
                                       "dataset": recipe.dataset, "test_accuracy": [acc],
                                       "samples_seen": samples, "epochs": recipe.teacher.epochs})
         path.with_suffix(".state.pt").unlink(missing_ok=True)
     model, meta = load_checkpoint(path)
-    return Teacher(_frozen(model, device), float(meta["test_accuracy"][0]),
-                   int(meta["samples_seen"]), path)
+    model = _frozen(model, device)
+    return Teacher(model, accuracy(model, test, device), int(meta["samples_seen"]), path)
 
 
 def _given(recipe: Recipe, test: Split, device) -> Teacher:
@@ -70,7 +72,12 @@ def _given(recipe: Recipe, test: Split, device) -> Teacher:
         raise ConfigError(recipe.file, "teacher.checkpoint",
                           f"a width-1.0 {recipe.arch} checkpoint", str(path))
     model = _frozen(model, device)
-    return Teacher(model, evaluate(model, lambda x: [model(x)], test, device)[0], 0, path)
+    return Teacher(model, accuracy(model, test, device), 0, path)
+
+
+def accuracy(model: torch.nn.Module, test: Split, device) -> float:
+    """Test accuracy (fraction) of the teacher, in eval mode, on ``test``."""
+    return evaluate(model, lambda x: [model(x)], test, device)[0]
 
 
 def _frozen(model: torch.nn.Module, device) -> torch.nn.Module:

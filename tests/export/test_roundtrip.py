@@ -12,6 +12,7 @@ from testbed.export.onnx_macs import count_macs
 from testbed.export.runtime import chain_from_files
 
 from tests.export.exportfakes import ARCHS, LIMIT, METHODS, reference_logits, reference_macs
+from tests.records import CONF_ABS
 
 CASES = [(a, m) for a in ARCHS for m in METHODS]
 
@@ -54,7 +55,8 @@ def test_eval_record_equals_fresh_onnx_run(exported, arch, method):
     rec = bundle.eval
     assert rec.split == "test" and np.array_equal(rec.sample_ids, np.arange(LIMIT))
     assert np.array_equal(rec.labels, labels) and np.array_equal(rec.pred, fresh.pred)
-    np.testing.assert_allclose(rec.conf, fresh.conf, rtol=0, atol=1e-6)
+    # other batch sizes may take other ONNX Runtime kernels: confidences agree to rounding
+    np.testing.assert_allclose(rec.conf, fresh.conf, rtol=0, atol=CONF_ABS)
     assert [s.accuracy for s in bundle.manifest.stages] == pytest.approx(list(rec.accuracy()), abs=1e-12)
 
 

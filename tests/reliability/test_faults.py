@@ -152,7 +152,7 @@ def test_a_stall_delays_the_result_and_is_named(tmp_path, tiny):
 
 
 def test_a_mis_estimated_budget_misleads_the_policy_not_the_platform(tmp_path, tiny):
-    policy = {"name": "deadline_aware", "min_stages": 0, "margin": 0.0}
+    policy = {"name": "deadline_aware", "min_stages": 0, "margin": 0.0, "ewma_alpha": 1.0}
     told_low = {"budget_signal": {"bias": -0.9}}
     honest = simulate(tiny_scenario(tmp_path, tiny, None, policy)).records
     misled = simulate(tiny_scenario(tmp_path, tiny, told_low, policy)).records
@@ -214,7 +214,7 @@ def test_a_budget_watching_policy_on_a_repeating_trace_does_not_hang(tmp_path):
     (tmp_path / "t.csv").write_text("time_s,budget\n0,1.0\n0.5,0.5\n1.2,0.8\n")
     raw = scenario_dict([{"name": "s", "model": "slim",
                           "policy": {"name": "pick_at_start", "restart": True}}],
-                        duration_s=20, budget={"kind": "trace", "file": "t.csv"},
+                        duration_s=20, budget={"kind": "trace", "file": "t.csv", "after": "repeat"},
                         workload=[{"name": "c", "kind": "periodic", "period_ms": 10,
                                    "deadline_ms": 300}])
     sc = load_scenario(write(tmp_path, raw))

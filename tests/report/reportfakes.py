@@ -7,7 +7,7 @@ from testbed.sim.records import JobRecord, StageEvent
 
 def rec(system="a", seed=1, job_id=0, job_class="camera", *, hit=True, correct=True,
         dropped=False, stages=1, executed=100.0, wasted=0.0, energy=0.0, arrival=0.0,
-        first=None, final=None, deadline=0.030) -> JobRecord:
+        first=None, final=None, deadline=0.030, quality=0.0) -> JobRecord:
     if hit and first is None:
         first = arrival + 0.010
     if hit and final is None:
@@ -19,7 +19,7 @@ def rec(system="a", seed=1, job_id=0, job_class="camera", *, hit=True, correct=T
         correct=correct and hit, confidence=0.9 if hit else 0.0, macs_executed=executed,
         macs_wasted=wasted, energy_j=energy,
         start_s=None if dropped else arrival, first_result_s=first if hit else None,
-        final_result_s=final if hit else None)
+        final_result_s=final if hit else None, quality=quality if hit else 0.0)
 
 
 def hand_records(system="a", seed=1) -> list[JobRecord]:

@@ -120,20 +120,24 @@ def test_a_system_without_records_in_a_seed_has_zero_jobs():
 
 
 record_st = st.builds(
-    lambda hit, correct, dropped, executed, frac: rec(
+    lambda hit, correct, dropped, executed, frac, quality: rec(
         hit=hit and not dropped, correct=correct, dropped=dropped, executed=executed,
-        wasted=executed * frac),
+        wasted=executed * frac, quality=quality),
     st.booleans(), st.booleans(), st.booleans(),
-    st.floats(0, 1e9), st.floats(0, 1))
+    st.floats(0, 1e9), st.floats(0, 1), st.floats(0, 1))
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(record_st, max_size=30))
 def test_rates_are_consistent(records):
-    m = group_metrics(records)
+    m = group_metrics(records, quality_bar=0.5)
     if not records:
         return
     assert 0 <= m["accuracy_at_deadline"] <= m["hit_rate"] <= 1
+    assert 0 <= m["utility"] <= m["hit_rate"] + 1e-12
+    assert 0 <= m["hit_at_quality"] <= m["hit_rate"]
+    assert m["answer_share_none"] == pytest.approx(1 - m["hit_rate"])
+    assert 0 <= m["mk_longest_miss_run"] <= len(records)
     assert m["dropped"] <= m["jobs"] * (1 - m["hit_rate"]) + 1e-9
     if m["wasted_fraction"] is not None:
         assert 0 <= m["wasted_fraction"] <= 1 + 1e-12

@@ -31,13 +31,21 @@ def test_tables_show_intervals_and_undefined_values():
     assert len(curve.splitlines()) == 2 + 4
 
 
-def test_reading_names_the_leader_and_the_missing_interval():
-    text = reading(two_systems())
-    assert "**fast** has the highest deadline hit rate: 100.0% (then slow 50.0%)" in text
+def test_reading_names_a_leader_only_by_a_paired_interval():
+    text = reading(two_systems(seeds=(1, 2, 3)))   # fast beats slow by 50 points every seed
+    assert ("**fast** has the highest deadline hit rate: 100.0% (±0.0); paired difference to "
+            "it: slow (50.0% (±0.0)) \u221250.0 points (95% interval \u221250.0..\u221250.0)"
+            in text)
     assert "**fast** has the highest accuracy at deadline" in text
-    assert "One seed only" in text
+
+
+def test_one_seed_is_never_a_win():
+    text = reading(two_systems())
+    assert "has the highest" not in text
+    assert "**fast** and **slow**: no difference in deadline hit rate" in text
+    assert "one seed: no interval" in text and "One seed only" in text
 
 
 def test_reading_reports_ties():
     text = reading(summarize(hand_records("a") + hand_records("b")))
-    assert "**a**, **b** tie for the highest deadline hit rate: 50.0%" in text
+    assert "**a** and **b**: no difference in deadline hit rate (a 50.0%, b 50.0%;" in text

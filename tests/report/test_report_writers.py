@@ -109,7 +109,15 @@ def test_write_report_writes_every_file(tmp_path):
     md = (tmp_path / "report.md").read_text()
     for fig in ("rates.png", "timeline.png", "profiles.png", "latency.png", "deadlines.png"):
         assert f"({fig})" in md
-    assert "## Deadline sweep" in md and "wall time: 1.2 s" in md
+    assert "## Deadline sweep" in md and "wall time" not in md
+
+
+def test_report_md_does_not_depend_on_the_wall_clock(tmp_path):
+    for name, wall_s in (("one", 1.234), ("two", 98.7)):
+        (tmp_path / name).mkdir()
+        write_report(tmp_path / name, Report(**{**make_report().__dict__, "wall_s": wall_s}))
+    for file in ("report.md", "metrics.json"):
+        assert (tmp_path / "one" / file).read_bytes() == (tmp_path / "two" / file).read_bytes()
 
 
 def test_metrics_json_schema_and_determinism(tmp_path):

@@ -155,3 +155,45 @@ def test_refuses_to_overwrite_a_folder_that_is_not_a_report(scenario, tmp_path, 
     assert run(scenario, "--out", tmp_path) == 2
     assert "refusing to replace" in capsys.readouterr().err
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_tuned_run_reports_the_chosen_setting_and_never_tunes_on_an_evaluation_seed(
+        scenario, tmp_path, monkeypatch):
+    import yaml
+    raw = yaml.safe_load(scenario.read_text())
+    raw["systems"][0]["policy"] = {"name": "deadline_aware",
+                                   "tune": {"margin": [0.0, 0.5], "ewma_alpha": [0.05, 1.0]}}
+    raw["systems"][2]["policy"] = "auto"
+    raw["tuning"] = {"seeds": 2}
+    path = scenario.parent / "tuned.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    seen, real = [], engine.simulate
+    monkeypatch.setattr(engine, "simulate", lambda sc, seed=None, **kw: seen.append(
+        (len(sc.systems), seed)) or real(sc, seed=seed, **kw))
+    out = tmp_path / "tuned"
+    assert run(path, "--out", out, "--seeds", 2) == 0
+    doc = json.loads((out / "metrics.json").read_text())
+    evaluation = set(doc["seeds"])
+    tuning = {seed for n, seed in seen if n != 3}  # tuning runs simulate candidate sets
+    assert tuning == {1_000_000, 1_000_001} and not tuning & evaluation
+    assert {seed for n, seed in seen if n == 3} == evaluation
+    stepping = doc["systems"]["stepping"]
+    assert stepping["tuning"]["candidates"] == 4 and stepping["tuning"]["seeds"] == [1_000_000,
+                                                                                      1_000_001]
+    best = stepping["tuning"]["top"][0]
+    assert stepping["policy"] == best["policy"] == "deadline_aware"
+    assert stepping["policy_params"] == best["params"]
+    assert doc["systems"]["slim"]["tuning"]["candidates"] > 10
+    assert "greedy" not in {n for n in doc["systems"] if "tuning" in doc["systems"][n]}
+    assert "## Tuning" in (out / "report.md").read_text()
+
+
+def test_a_short_trace_holds_its_last_value_and_the_run_says_so(scenario, tmp_path, capsys):
+    trace = tmp_path / "short.csv"
+    trace.write_text("time_s,budget\n0,1.0\n0.3,0.25\n")
+    out = tmp_path / "short"
+    assert run(scenario, "--trace", trace, "--out", out) == 0
+    err = capsys.readouterr().err
+    assert "short.csv ends at 0.3 s; the run lasts 1 s: its last value 0.25 holds" in err
+    used = [line.split(",") for line in (out / "trace.csv").read_text().splitlines()[1:]]
+    assert float(used[-1][1]) == 0.25  # never back to 1.0: held, not repeated

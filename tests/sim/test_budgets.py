@@ -1,5 +1,7 @@
 """Every registered budget generator: valid traces, seeded, parameters validated."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -66,6 +68,7 @@ def test_unknown_parameter_is_named(name):
     ({"kind": "contention", "bursts": {"rate_hz": 1, "share": 1.5, "duration_ms": 5}},
      "budget.bursts.0.share"),
     ({"kind": "random_walk", "start": 2.0}, "budget.start"),
+    ({"kind": "trace", "file": "t.csv", "after": "loop"}, "budget.after"),
     ({"kind": "warp"}, "budget.kind"),
     ({"budget": 1.0}, "budget.kind"),
 ])
@@ -82,3 +85,33 @@ def test_contention_subtracts_overlapping_shares():
 def test_thermal_budget_sags_as_it_heats():
     trace = generated("thermal")
     assert trace.value[0] == 1.0 and trace.value[1:].max() < 1.0
+
+
+def test_a_trace_file_holds_unless_the_scenario_says_repeat(tmp_path):
+    (tmp_path / "t.csv").write_text("time_s,budget\n0,1.0\n1,0.4\n")
+    held = parse_kind(BUDGETS, {"kind": "trace", "file": "t.csv"}, "s.yaml", "budget")
+    rep = parse_kind(BUDGETS, {"kind": "trace", "file": "t.csv", "after": "repeat"}, "s.yaml",
+                     "budget")
+    assert held.after == "hold" and held.load(tmp_path).trace.after == "hold"
+    assert rep.load(tmp_path).trace.after == "repeat"
+
+
+def test_the_trace_option_holds_unless_the_scenario_says_repeat(tmp_path):
+    from testbed.scenario import _trace_budget
+    assert _trace_budget({"kind": "constant", "budget": 1.0}, "t.csv")["after"] == "hold"
+    assert _trace_budget(None, "t.csv")["after"] == "hold"
+    assert _trace_budget({"kind": "trace", "file": "x.csv", "after": "repeat"},
+                         "t.csv")["after"] == "repeat"
+
+
+def test_shipped_scenarios_with_a_trace_file_say_what_follows_it():
+    """Each shipped scenario that reads a trace file states ``after`` (so a change of the
+    default cannot change its results); emergency_events relies on a repeating cycle."""
+    import yaml
+    root = Path(__file__).resolve().parents[2] / "scenarios"
+    for path in sorted(root.glob("*.yaml")):
+        budget = yaml.safe_load(path.read_text())["budget"]
+        if budget.get("kind") == "trace":
+            assert budget.get("after") in ("hold", "repeat"), path.name
+    emergency = yaml.safe_load((root / "emergency_events.yaml").read_text())["budget"]
+    assert emergency["after"] == "repeat"

@@ -97,7 +97,10 @@ ORACLE_RIVALS = {
     "incremental": ["greedy", "deadline_aware", {"name": "deadline_aware", "margin": 0.5},
                     {"name": "confidence", "threshold": 0.7}] +
                    [{"name": "fixed", "k": k} for k in (1, 2, 3, 4)],
-    "non_incremental": ["pick_at_start", {"name": "pick_at_start", "restart": True}] +
+    "non_incremental": ["pick_at_start", {"name": "pick_at_start", "restart": True},
+                        {"name": "pick_at_start", "restart": True, "upgrade": False},
+                        "safe_first", {"name": "safe_first", "restart": True, "margin": 0.3},
+                        {"name": "safe_first", "confidence": 0.8}] +
                        [{"name": "fixed", "k": k} for k in (1, 2, 3, 4)],
 }
 

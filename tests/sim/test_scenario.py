@@ -57,7 +57,7 @@ def test_seed_duration_and_trace_arguments(write_scenario, systems, tmp_path):
     path = write_scenario(scenario_dict(systems))
     sc = load_scenario(path, seed=9, duration_s=2.5, trace_path=str(tmp_path / "t.csv"))
     assert sc.seed == 9 and sc.duration_s == 2.5
-    assert sc.budget.trace.value.tolist() == [0.5] and sc.budget.trace.after == "repeat"
+    assert sc.budget.trace.value.tolist() == [0.5] and sc.budget.trace.after == "hold"  # --trace holds unless told
 
 
 @pytest.mark.parametrize("top, where", [
@@ -159,7 +159,10 @@ def test_shipped_scenarios_validate_and_run_with_toy_bundles(path, toy_bundles):
     overrides = {f"systems.{i}.model": str(toy_bundles[SYSTEM_METHODS[s["name"]]])
                  for i, s in enumerate(raw["systems"])}
     sc = load_scenario(path, overrides=overrides, duration_s=3.0)
-    assert sc.description and len(sc.systems) == 4
+    own = [s for s in sc.systems if s.bound_of is None]
+    assert sc.description and len(own) == 4
+    assert all(s.candidates for s in own)  # every system is tuned (issue 16)
+    assert {s.bound_of for s in sc.systems if s.bound_of} in (set(), {s.name for s in own})
     result = simulate(sc)
     assert {r.system for r in result.records} == set(result.systems)
 

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pathlib import Path
 
 from testbed.errors import ConfigError
-from testbed.sim.trace import Trace, budget_at, finish_time, read_trace_csv, work_between
+from testbed.sim.trace import (Trace, after_note, budget_at, covering, finish_time,
+                               read_trace_csv, work_between)
 
 PEAK = 1.0  # GMAC/s: 1e6 MACs take 1 ms at budget 1.0
 
@@ -120,3 +122,85 @@ def test_empty_trace_is_an_error(tmp_path, text):
 def test_missing_trace_file(tmp_path):
     with pytest.raises(ConfigError, match="nope.csv"):
         read_trace_csv(tmp_path / "nope.csv")
+
+
+# -- after the last row: hold by default, repeat when asked ------------------------------
+DRIVE = "time_s,budget\n0,1.0\n1,0.5\n2,0.2\n"  # 0.2 from 2 s on (hold), or a 2 s cycle
+
+
+def test_a_trace_file_holds_its_last_value_by_default(tmp_path):
+    (tmp_path / "d.csv").write_text(DRIVE)
+    held = read_trace_csv(tmp_path / "d.csv")
+    assert held.after == "hold" and Trace(held.time_s, held.value).after == "hold"
+    assert budget_at(held, 2.5) == budget_at(held, 100.0) == 0.2
+    assert work_between(held, 0, 10, PEAK) == pytest.approx((1.0 + 0.5 + 8 * 0.2) * 1e9)
+
+
+def test_a_trace_file_repeats_when_asked(tmp_path):
+    (tmp_path / "d.csv").write_text(DRIVE)
+    rep = read_trace_csv(tmp_path / "d.csv", after="repeat")
+    assert budget_at(rep, 2.5) == 1.0 and budget_at(rep, 3.5) == 0.5     # cycle of 2 s
+    assert work_between(rep, 0, 10, PEAK) == pytest.approx(5 * 1.5e9)
+
+
+def test_percent_budget_is_refused_naming_the_row(tmp_path):
+    path = tmp_path / "pct.csv"
+    path.write_text("time_s,budget\n0,100\n2.5,35\n")
+    with pytest.raises(ConfigError) as err:
+        read_trace_csv(path)
+    msg = str(err.value)
+    assert str(path) in msg and "row 1 (line 2)" in msg and "[0, 1]" in msg
+    assert "fraction of the platform's peak" in msg and "divide by 100" in msg
+    assert "gmacs" in msg and "\n" not in msg
+    path.write_text("time_s,budget\n0,1.0\n2.5,1.2\n")
+    with pytest.raises(ConfigError, match=r"row 2 \(line 3\)"):
+        read_trace_csv(path)
+
+
+def test_budget_bounds_are_inclusive_and_gmacs_is_unbounded(tmp_path):
+    (tmp_path / "b.csv").write_text("time_s,budget\n0,0\n1,1\n")
+    assert read_trace_csv(tmp_path / "b.csv").value.tolist() == [0.0, 1.0]
+    (tmp_path / "g.csv").write_text("time_s,gmacs\n0,35\n")
+    assert read_trace_csv(tmp_path / "g.csv").value.tolist() == [35.0]
+
+
+@pytest.mark.parametrize("path", sorted(
+    (Path(__file__).resolve().parents[2] / "scenarios" / "traces").glob("*.csv")),
+    ids=lambda p: p.name)
+def test_shipped_traces_load(path):
+    tr = read_trace_csv(path)
+    assert tr.column == "gmacs" or tr.value.max() <= 1.0
+
+
+def test_after_note_when_the_run_outlasts_a_held_trace():
+    tr = Trace(np.array([0.0, 45.0]), np.array([1.0, 0.8]), source="/x/drive.csv")
+    assert after_note(tr, 60.0) == (
+        "trace drive.csv ends at 45 s; the run lasts 60 s: its last value 0.8 holds for the "
+        "remaining 15 s (after: repeat in the scenario's budget repeats it instead)")
+
+
+def test_after_note_when_the_run_outlasts_a_repeating_trace():
+    tr = Trace(np.array([0.0, 20.0, 45.0]), np.array([1.0, 0.5, 1.0]), after="repeat",
+               source="drive.csv")
+    assert after_note(tr, 60.0) == ("trace drive.csv ends at 45 s; the run lasts 60 s: it "
+                                    "repeats (cycle 45 s), 1.33 cycles in all")
+
+
+def test_after_note_is_none_when_the_trace_covers_the_run():
+    tr = Trace(np.array([0.0, 60.0]), np.array([1.0, 1.0]))
+    assert after_note(tr, 60.0) is None and after_note(tr.with_after("repeat"), 30.0) is None
+    assert after_note(tr, 61.0).startswith("the budget trace ends at 60 s")
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=rows_strategy, horizon=st.floats(0.5, 30.0))
+def test_covering_is_the_same_budget_up_to_the_horizon(rows, horizon):
+    times = np.concatenate([[0.0], np.cumsum([d for d, _ in rows])])
+    rep = Trace(times, np.array([1.0] + [v for _, v in rows]), "budget", "repeat")
+    flat = covering(rep, horizon)
+    assert flat.after == "hold" and flat.time_s[-1] == horizon
+    for t in np.linspace(0, horizon, 53)[:-1] + horizon / 211:
+        if np.min(np.abs(flat.time_s - t)) > 1e-9:  # off the row boundaries (rounding)
+            assert budget_at(flat, t) == budget_at(rep, t)
+    assert work_between(flat, 0, horizon, PEAK) == pytest.approx(
+        work_between(rep, 0, horizon, PEAK), rel=1e-9, abs=1e-3)

@@ -36,4 +36,6 @@ def test_shipped_sweeps_validate_and_run_with_toy_bundles(path, toy_models):
     for p in points:
         load_scenario(spec.base, overrides={**p.params, **models}, duration_s=spec.duration_s)
     rows = run_point(str(spec.base), Point(0, {**points[0].params, **models}), 1.0)
-    assert [r["system"] for r in rows] == [s["name"] for s in raw["systems"]]
+    names = [s["name"] for s in raw["systems"]]
+    bounds = [f"{n}@{b}" for b in raw.get("bounds", []) for n in names]
+    assert [r["system"] for r in rows] == names + bounds

@@ -25,7 +25,7 @@ def test_checkpoint_meta_and_training_record(smoke_reference):
     assert meta["input"] == {"shape": [3, 32, 32], "mean": [0.5] * 3, "std": [0.25] * 3}
     assert len(meta["classes"]) == 10 and len(meta["test_accuracy"]) == 4
     t = meta["training"]
-    assert t["samples_seen"] == 4 * (6 * 2 + 6 * 1) * 32 and t["teacher_samples_seen"] == 192
+    assert t["samples_seen"] == 4 * (6 * 2 + 6 * 1) * 32 and t["teacher_samples_seen"] == 10 * 192
     assert t["command"] == "testbed train smoke" and t["iterations"] == 6
     on_disk = json.loads((tmp / "run" / "training.json").read_text())
     assert on_disk["recipe"]["steppingnet"]["iterations"] == 6

@@ -1,0 +1,224 @@
+"""Tuning: every system at its best, chosen the same way for every system (issue 16).
+
+Sits between :mod:`testbed.scenario` (which validates a system's ``policy:`` and expands
+it into candidate settings with :func:`candidates`) and the evaluation run of
+``testbed run``: :func:`tune` simulates every candidate of every tuned system on the
+*tuning seeds* — disjoint from the evaluation seeds by construction
+(:func:`tuning_seeds`) — scores each by the scenario's ``objective`` (mean over tuning
+seeds) and returns the scenario with each system's best setting, plus what was tried.
+
+A system's policy may be
+
+* one setting: ``{name: pick_at_start, margin: 0.5}`` (nothing to tune);
+* a grid: ``{name: pick_at_start, margin: 1, tune: {margin: [0, 0.5, 1], restart: [false, true]}}``
+  (the product of the lists, other keys fixed);
+* ``auto``: every registered online policy that can drive the bundle, each over its own
+  default ``GRID`` (:mod:`testbed.sim.policies`); the oracles are bounds and never chosen.
+
+Ties go to the earlier candidate in grid order. Large grids are searched in two rounds
+(:func:`tune`: successive halving), the same for every system. Candidates are simulated side by side as
+systems of one scenario, so every one sees the same trace and frames in each seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+from .errors import ConfigError, TestbedError
+from .sim.params import parse_kind
+from .sim.policies import POLICIES, Policy
+
+OBJECTIVES = ("accuracy_at_deadline", "hit_rate", "utility", "hit_at_quality")
+TUNING_SEED_BASE = 1_000_000
+"""Tuning seeds are ``TUNING_SEED_BASE, TUNING_SEED_BASE + 1, ...`` whatever the evaluation
+seeds (so a sweep over seeds tunes once per setting); evaluation seeds stay below."""
+
+
+@dataclass(frozen=True)
+class TuningSpec:
+    """A scenario's ``tuning:`` section."""
+    seeds: int = 5                    # tuning seeds per candidate
+    duration_s: float | None = None   # simulated seconds per tuning run (None: min(60, run))
+
+
+def tuning_seeds(n: int) -> tuple[int, ...]:
+    return tuple(TUNING_SEED_BASE + i for i in range(n))
+
+
+def check_disjoint(evaluation: Sequence[int], tuning: Sequence[int]) -> None:
+    """Evaluation and tuning seeds never meet (a ``TestbedError`` naming the first shared)."""
+    shared = sorted(set(evaluation) & set(tuning))
+    if shared:
+        raise TestbedError(f"--seed/--seeds: evaluation seeds must stay below "
+                           f"{TUNING_SEED_BASE} (seeds from {TUNING_SEED_BASE} on are tuning "
+                           f"seeds); got {shared[0]}")
+
+
+# --- candidates (validation time) -------------------------------------------------
+
+def candidates(raw: object, kind: str, manifest, file, where: str) -> tuple[Policy, ...]:
+    """A system's ``policy:`` value -> its candidate settings (one when nothing is tuned).
+    ``kind``: ``incremental`` or ``non_incremental``. Every candidate is validated like a
+    policy written in the file; errors name ``<where>.tune.<param>``."""
+    if raw == "auto" or isinstance(raw, dict) and raw.get("name") == "auto":
+        if isinstance(raw, dict) and set(raw) - {"name"}:
+            extra = sorted(set(raw) - {"name"})[0]
+            raise ConfigError(file, f"{where}.{extra}", "no other key with policy auto", extra)
+        return _auto(kind, manifest, file, where)
+    raw = {"name": raw} if isinstance(raw, str) else raw
+    if not isinstance(raw, dict) or "tune" not in raw:
+        return (parse_kind(POLICIES, raw, str(file), where, key="name"),)
+    fixed = {k: v for k, v in raw.items() if k != "tune"}
+    grid = raw["tune"]
+    if not isinstance(grid, dict) or not grid:
+        raise ConfigError(file, f"{where}.tune", "a mapping of parameter -> list of values",
+                          grid)
+    cls = POLICIES.get(fixed.get("name"), str(file), f"{where}.name")
+    firsts = {p: v[0] for p, v in grid.items() if isinstance(v, list) and v}
+    for param, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(file, f"{where}.tune.{param}", "a non-empty list of values",
+                              values)
+        if param in fixed:
+            raise ConfigError(file, f"{where}.tune.{param}", "a parameter not also fixed "
+                              "beside tune", param)
+        for value in values:
+            parse_kind(POLICIES, {**fixed, **firsts, param: value}, str(file), f"{where}.tune",
+                       key="name")
+    return _expand(cls, fixed, grid, file, where)
+
+
+def _auto(kind: str, manifest, file, where: str) -> tuple[Policy, ...]:
+    out: list[Policy] = []
+    for name in POLICIES:
+        cls = POLICIES.get(name)
+        if cls.needs_foresight or kind not in cls.bundles:
+            continue
+        out += _expand(cls, {"name": name}, cls.grid(manifest), file, where)
+    return tuple(out)
+
+
+def _expand(cls, fixed: dict, grid: Mapping[str, Sequence], file, where: str
+            ) -> tuple[Policy, ...]:
+    seen, out = set(), []
+    keys = list(grid)
+    for values in itertools.product(*(grid[k] for k in keys)):
+        params = cls.canonical({**{k: v for k, v in fixed.items() if k != "name"},
+                                **dict(zip(keys, values))})
+        key = tuple(sorted(params.items()))
+        if key not in seen:
+            seen.add(key)
+            out.append(parse_kind(POLICIES, {"name": fixed["name"], **params}, str(file),
+                                  where, key="name"))
+    return tuple(out)
+
+
+def policy_name(policy: Policy) -> str:
+    return next(n for n in POLICIES if POLICIES.get(n) is type(policy))
+
+
+def describe(policy: Policy) -> dict:
+    """``{"policy": name, "params": {...}}`` of a setting."""
+    return {"policy": policy_name(policy), "params": dataclasses.asdict(policy)}
+
+
+# --- choosing (run time) ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Scores:
+    """Objective counters of one candidate over its tuning runs."""
+    jobs: int = 0
+    hits: int = 0
+    correct: int = 0
+    quality: float = 0.0
+    good: int = 0       # hits at quality
+
+
+def score(objective: str, per_seed: Sequence[Scores]) -> float:
+    """Mean over tuning seeds of the objective (a seed with no job counts 0)."""
+    def one(s: Scores) -> float:
+        if not s.jobs:
+            return 0.0
+        num = {"accuracy_at_deadline": s.correct, "hit_rate": s.hits, "utility": s.quality,
+               "hit_at_quality": s.good}[objective]
+        return num / s.jobs
+    return math.fsum(one(s) for s in per_seed) / max(1, len(per_seed))
+
+
+def tune(scenario, seeds: Sequence[int], *, quality_bar: float | None = None,
+         progress: Callable[[], None] | None = None):
+    """Choose each tuned system's setting on ``seeds``; returns (tuned scenario,
+    ``{system: tuning record}``). Systems with one candidate are left as they are.
+
+    Two rounds, the same for every system (successive halving): every candidate runs on
+    the first tuning seed; the best ``SURVIVORS`` share (at least ``MIN_SURVIVORS``) then
+    runs on the other tuning seeds too, and the best mean over all of them is chosen."""
+    spec = scenario.tuning
+    duration = spec.duration_s or min(60.0, scenario.duration_s)
+    chosen, records = {}, {}
+    for system in scenario.systems:
+        if len(system.candidates) < 2:
+            continue
+        pool = list(range(len(system.candidates)))
+        first = dict((i, s) for s, i in _scores(scenario, system, pool, seeds[:1], duration,
+                                                 quality_bar))
+        keep = max(MIN_SURVIVORS, math.ceil(SURVIVORS * len(pool)))
+        pool = sorted(sorted(pool, key=lambda i: (-first[i], i))[:keep])
+        rest = dict((i, s) for s, i in _scores(scenario, system, pool, seeds[1:], duration,
+                                                quality_bar)) if seeds[1:] else {}
+        n = len(seeds)
+        ranked = [((first[i] + rest.get(i, 0.0) * (n - 1)) / n, i) for i in pool]
+        best = max(ranked, key=lambda r: (r[0], -r[1]))
+        chosen[system.name] = system.candidates[best[1]]
+        records[system.name] = _record(scenario, system, seeds, duration, ranked, best)
+        if progress:
+            progress()
+    systems = tuple(dataclasses.replace(s, policy=chosen.get(s.name, s.policy))
+                    for s in scenario.systems)
+    return dataclasses.replace(scenario, systems=systems), records
+
+
+SURVIVORS = 0.1
+MIN_SURVIVORS = 16
+
+
+def _scores(scenario, system, pool: Sequence[int], seeds: Sequence[int], duration: float,
+            quality_bar: float | None) -> list[tuple[float, int]]:
+    """(mean objective over ``seeds``, candidate index) of the candidates in ``pool``,
+    simulated side by side as systems of one scenario."""
+    from .sim.engine import simulate
+
+    trial = dataclasses.replace(scenario, duration_s=duration, systems=tuple(
+        dataclasses.replace(system, name=str(i), policy=system.candidates[i], candidates=())
+        for i in pool))
+    per_seed: list[dict[str, Scores]] = []
+    for seed in seeds:
+        counts: dict[str, list] = {}
+        simulate(trial, seed=seed, keep=False,
+                 on_record=lambda r: _count(counts, r, quality_bar))
+        per_seed.append({n: Scores(*c) for n, c in counts.items()})
+    return [(score(scenario.objective, [s.get(str(i), Scores()) for s in per_seed]), i)
+            for i in pool]
+
+
+def _count(counts: dict, r, quality_bar: float | None) -> None:
+    c = counts.get(r.system)
+    if c is None:
+        c = counts[r.system] = [0, 0, 0, 0.0, 0]
+    c[0] += 1
+    if r.hit:
+        c[1] += 1
+        c[2] += r.correct
+        c[3] += r.quality
+        c[4] += quality_bar is not None and r.quality >= quality_bar
+
+
+def _record(scenario, system, seeds, duration: float, ranked, best) -> dict:
+    top = sorted(ranked, key=lambda r: (-r[0], r[1]))[:5]
+    return {"objective": scenario.objective, "seeds": list(seeds), "duration_s": duration,
+            "candidates": len(system.candidates), "score": best[0],
+            "top": [{**describe(system.candidates[i]), "score": s} for s, i in top]}
