@@ -31,7 +31,7 @@ import numpy as np
 import yaml
 
 from .bundle import Bundle, is_dir, is_file, load_bundle
-from .errors import BundleError, ConfigError
+from .errors import BundleError, ConfigError, TestbedError
 from .sim.budgets import BUDGETS, TraceFile
 from .sim.faults import Faults
 from .sim.params import failer, join, parse, parse_kind
@@ -118,6 +118,38 @@ def _trace_budget(budget: object, trace_path: str) -> dict:
     return {"kind": "trace", "file": str(Path(trace_path).resolve()), "after": after}
 
 
+def select_systems(scenario: Scenario, keep) -> Scenario:
+    """``scenario`` with only the systems in ``keep`` (names, or indices into its
+    ``systems:`` list), in scenario order; each bound (``NAME@budget_oracle``) follows the
+    system it bounds. A ``reference`` not kept falls back to the first kept system; the
+    quality bar stays the whole scenario's, so a kept system's metrics do not change.
+    ``raw`` is edited to match (an override re-validates the selection)."""
+    own = [s.name for s in scenario.systems if s.bound_of is None]
+    names = {_system_name(item, own, scenario.path) for item in keep}
+    if not names:
+        raise TestbedError(f"{scenario.path}: expected at least one system to keep "
+                           f"({', '.join(own)})")
+    reference = scenario.reference if scenario.reference in names else \
+        next(n for n in own if n in names)
+    raw = {**scenario.raw, "reference": reference, "quality": scenario.quality_bar,
+           "systems": [s for s in scenario.raw["systems"] if s["name"] in names]}
+    return dataclasses.replace(
+        scenario, systems=tuple(s for s in scenario.systems if (s.bound_of or s.name) in names),
+        reference=reference, raw=raw)
+
+
+def _system_name(item: str | int, own: list[str], file: Path) -> str:
+    if item in own:
+        return item
+    text = str(item).strip()
+    if text in own:
+        return text
+    if text.isdigit() and int(text) < len(own):
+        return own[int(text)]
+    raise TestbedError(f"unknown system {item!r}: {file.name} has {', '.join(own)} (or an "
+                       f"index 0-{len(own) - 1}); bounds follow the system they bound")
+
+
 def read_yaml(file: Path) -> dict:
     try:
         raw = yaml.safe_load(file.read_text())
@@ -133,15 +165,25 @@ def read_yaml(file: Path) -> dict:
     return raw
 
 
-def apply_override(raw: dict, dotted: str, value: object, file: Path) -> None:
-    """Set ``raw[a][b][0]...`` for ``"a.b.0..."``; the path must exist in the scenario."""
+def apply_override(raw: dict, dotted: str, value: object, file: Path, *,
+                   create: bool = False) -> None:
+    """Set ``raw[a][b][0]...`` for ``"a.b.0..."``; the path must exist in the scenario.
+    A list item may be named by its index or by its ``name`` key (``systems.static``,
+    ``workload.camera``; an index wins over a name made of digits). ``create``: the last
+    part may also add a key to a mapping (validation then judges the key)."""
     parts, node = str(dotted).split("."), raw
     for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
         key = _child_key(node, part)
+        if key is None and last and create and isinstance(node, dict) and part:
+            key = part
         if key is None:
-            raise ConfigError(file, dotted, "a key (or list index) present in the scenario: "
-                              "overrides replace existing values", ".".join(parts[:depth + 1]))
-        if depth == len(parts) - 1:
+            scalar = "" if isinstance(node, (dict, list)) else \
+                f" ({'.'.join(parts[:depth])} is {node!r}, which has no parts)"
+            raise ConfigError(file, dotted, f"a key, list index or item name present in the "
+                              f"scenario{scalar}: overrides replace existing values",
+                              ".".join(parts[:depth + 1]))
+        if last:
             node[key] = copy.deepcopy(value)
         else:
             node = node[key]
@@ -152,6 +194,10 @@ def _child_key(node: object, part: str):
         return part
     if isinstance(node, list) and part.isdigit() and int(part) < len(node):
         return int(part)
+    if isinstance(node, list):
+        named = [i for i, item in enumerate(node) if isinstance(item, dict)
+                 and item.get("name") == part]
+        return named[0] if len(named) == 1 else None
     return None
 
 

@@ -2,7 +2,8 @@
 
 Reads the ``training.json`` records ``testbed train`` writes (any method), groups them by
 (architecture, dataset), and writes under ``--out``, per group, a plot of test accuracy
-against % of the original network's MACs with one line per run (``<arch>-<dataset>.png``)
+against % of the original network's MACs with one line per run (``<arch>-<dataset>.png``;
+each method in its colour and marker of :mod:`testbed.report.style`, as in run reports)
 and one markdown table of every subnet of every run (``comparison.md``). A malformed
 record is a :class:`~testbed.errors.ConfigError` naming the file and the field. Reads
 JSON, draws with matplotlib (Agg, no pyplot); no torch.
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..report import style
 
 HELP = "Plot accuracy against % of original MACs for every method; write the table."
 
@@ -25,10 +27,6 @@ examples:
 
 Writes one plot per (architecture, dataset) and comparison.md with every subnet of every run.
 """
-
-STYLES = {"steppingnet": ("tab:red", "o"), "anywidth": ("tab:blue", "s"),
-          "slimmable": ("tab:green", "^"), "static": ("tab:gray", "D")}
-
 
 @dataclass(frozen=True)
 class Run:
@@ -104,8 +102,8 @@ def _number(blob, key: str, path, where: str = "") -> float:
 
 
 def group(runs: list[Run]) -> dict[tuple[str, str], list[Run]]:
-    """Runs by (arch, dataset), in a stable order: methods as in STYLES, then by name."""
-    order = list(STYLES)
+    """Runs by (arch, dataset), in a stable order: methods as in style.KNOWN, then by name."""
+    order = list(style.KNOWN)
     out: dict[tuple[str, str], list[Run]] = {}
     for r in sorted(runs, key=lambda r: (order.index(r.method) if r.method in order else len(order),
                                          r.name, r.file)):
@@ -118,17 +116,19 @@ LINES = ("-", "--", ":", "-.")  # the first, second, ... run of one method
 
 
 def figure(arch: str, dataset: str, runs: list[Run]):
-    """Accuracy (%) against % of original MACs, one line per run; the original network's
-    accuracy as a dashed line at 100% MACs."""
+    """Accuracy (%) against % of original MACs, one line per run in its method's
+    :mod:`~testbed.report.style` (further runs of a method: other dashes); the original
+    network's accuracy as a dashed line at 100% MACs."""
     from matplotlib.figure import Figure
     fig = Figure(figsize=(6.4, 4.2), layout="constrained")
     ax = fig.subplots()
     seen: dict[str, int] = {}
+    looks = style.styles(r.method for r in runs)
     for r in runs:
-        color, marker = STYLES.get(r.method, (None, "x"))
         n = seen[r.method] = seen.get(r.method, -1) + 1  # runs of one method (ablations)
-        ax.plot(r.macs_pct, [100 * a for a in r.accuracy], marker=marker, color=color,
-                ls=LINES[n % len(LINES)], alpha=1.0 if n == 0 else 0.75, label=r.label)
+        kw = looks[r.method].line() | {"linestyle": LINES[n % len(LINES)]}
+        ax.plot(r.macs_pct, [100 * a for a in r.accuracy], alpha=1.0 if n == 0 else 0.75,
+                label=r.label, **kw)
     originals = sorted({r.original_accuracy for r in runs})
     for a in originals:
         ax.axhline(100 * a, color="k", lw=0.8, ls="--")

@@ -1,26 +1,26 @@
 """`testbed run`: simulate a scenario over seeds (and deadlines) and write a report folder.
 
-Reads a scenario YAML (and the model bundles it names) through :mod:`testbed.scenario`,
-first tunes every system whose policy is a grid or ``auto`` on the tuning seeds
-(:mod:`testbed.tuning`, disjoint from the evaluation seeds), then runs
-:func:`testbed.sim.engine.simulate` once per evaluation seed — and once per seed and
-deadline for ``--deadlines``, each deadline tuned on its own — and writes
-``reports/<scenario>/`` atomically through :mod:`testbed.report.writers`. All input is
-validated (scenario, every deadline variant, the output folder) before anything is
-simulated or written.
+A thin layer over :mod:`testbed.api`: it turns the arguments into an :func:`api.load`
+call (the scenario with ``--set`` overrides, ``--seed``, ``--duration``, ``--trace`` and
+``--systems``), checks the rest (seeds, deadlines, the output folder, ``--live``), then
+:func:`api.write_report` tunes every system whose policy is a grid or ``auto`` on the
+tuning seeds (:mod:`testbed.tuning`, disjoint from the evaluation seeds), simulates each
+evaluation seed — and each seed and deadline for ``--deadlines``, each deadline tuned on
+its own — and writes ``reports/<scenario>/`` atomically. All input is validated before
+anything is simulated or written. Prints the summary table on stdout; notes, the progress
+bar (only on a terminal) and what was written on stderr.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import shlex
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..api import JOBS_MODES
 from ..errors import TestbedError
 
 HELP = "Simulate a scenario: every system under the same budget trace and frames; write a report."
@@ -31,6 +31,11 @@ examples:
   testbed run scenarios/autonomous_brake.yaml --seeds 10 --out /tmp/brake
   testbed run scenarios/autonomous_brake.yaml --trace my_drive.csv --duration 120
   testbed run scenarios/autonomous_brake.yaml --deadlines 10,20,30   # hit-rate curve
+  testbed run scenarios/autonomous_brake.yaml --systems steppingnet,static --out /tmp/two
+  testbed run scenarios/autonomous_brake.yaml --set workload.camera.deadline_ms=25 \\
+      --set 'systems.static.policy={name: pick_at_start, margin: 1.0}' --out /tmp/d25
+  testbed run scenarios/autonomous_brake.yaml --set bounds=[] --set quality=0.6
+  testbed run scenarios/autonomous_brake.yaml --duration 3600 --jobs sample
   testbed run scenarios/autonomous_brake.yaml --live --data-root ../shared/data
 
 Systems whose policy is a grid (tune:) or auto are tuned first on tuning seeds (from
@@ -38,6 +43,16 @@ Systems whose policy is a grid (tune:) or auto are tuned first on tuning seeds (
 scenario's objective; each --deadlines value is tuned on its own. --trace replaces the
 scenario's budget with a CSV (time_s,budget as fractions of peak, or time_s,gmacs).
 --live runs the ONNX stage graphs on the real images instead of replaying eval.npz.
+
+--set PATH=VALUE (repeatable) edits the scenario before it is validated; VALUE is YAML
+(1.0, true, [0, 0.5], {name: greedy}); list items are named by index or by their name
+(systems.static, workload.camera); every part of PATH must exist but the last, which may
+add a key the file leaves out. --systems A,B keeps those systems (names or indices), in
+scenario order; their bounds (NAME@budget_oracle) follow; if the reference is dropped,
+the first kept system becomes the reference (said on stderr); the quality bar stays the
+whole scenario's. --jobs: full (default) writes jobs.csv, gzip-compressed to jobs.csv.gz
+when the run has more than 200,000 job rows; sample writes jobs_sample.csv with each
+system's first 1000 jobs of the first seed; none writes no jobs file.
 """
 
 
@@ -50,6 +65,14 @@ def add_arguments(p):
                    "(default: the scenario's seeds, else 1)")
     p.add_argument("--duration", type=float, help="simulated seconds (overrides duration_s)")
     p.add_argument("--deadlines", help="comma-separated deadlines in ms for a hit-rate curve")
+    p.add_argument("--set", action="append", metavar="PATH=VALUE",
+                   help="override a scenario value (VALUE is YAML; repeatable), e.g. "
+                   "workload.camera.deadline_ms=25")
+    p.add_argument("--systems", metavar="A,B", help="keep only these systems (names or "
+                   "indices); their bounds follow")
+    p.add_argument("--jobs", choices=JOBS_MODES, help="job rows to write: full (default; "
+                   "jobs.csv.gz above 200,000 rows), sample (each system's first 1000 jobs "
+                   "of the first seed) or none")
     p.add_argument("--live", action="store_true", help="run the ONNX stages on real images")
     p.add_argument("--data-root", help="dataset root for --live (default $TESTBED_DATA)")
 
@@ -58,13 +81,14 @@ def add_arguments(p):
 class Plan:
     """A validated run: what to simulate and where the report goes."""
 
-    scenario: object                      # testbed.scenario.Scenario
-    variants: tuple[tuple[float, object], ...]   # (deadline_ms, scenario) for --deadlines
+    scenario: object                      # testbed.scenario.Scenario (overridden, selected)
+    deadlines: tuple[float, ...]          # --deadlines, sorted
     seeds: tuple[int, ...]                # evaluation seeds
-    tuning_seeds: tuple[int, ...]         # disjoint from ``seeds``
     out: Path
     live: object
+    jobs: str                             # one of JOBS_MODES
     command: str
+    notes: tuple[str, ...] = ()           # lines for stderr before the run
 
 
 def parse_deadlines(text: str | None) -> tuple[float, ...]:
@@ -97,6 +121,11 @@ def command_line(args) -> str:
             words += [flag, str(value)]
     if args.seeds is not None:
         words += ["--seeds", str(args.seeds)]
+    for text in args.set or ():
+        words += ["--set", text]
+    for flag, value in (("--systems", args.systems), ("--jobs", args.jobs)):
+        if value is not None:
+            words += [flag, value]
     if args.live:
         words.append("--live")
     return shlex.join(words)
@@ -135,120 +164,43 @@ def _live_runner(root: str):
     return LiveRunner(root)
 
 
+def systems_arg(text: str | None) -> list[str] | None:
+    """``"a, b,2"`` -> ``["a", "b", "2"]`` (None: keep every system)."""
+    if text is None:
+        return None
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise TestbedError(f"--systems: expected comma-separated system names or indices, "
+                           f"got {text!r}")
+    return names
+
+
 def plan(args) -> Plan:
-    """Validate every argument and load every scenario variant; writes nothing."""
+    """Validate every argument and load the scenario; writes nothing."""
+    from .. import api
     from ..report.writers import check_replaceable
-    from ..scenario import load_scenario
-    from ..tuning import check_disjoint, tuning_seeds
 
     _check_numbers(args)
     deadlines = parse_deadlines(args.deadlines)
     root = live_root(args)
-    common = dict(seed=args.seed, duration_s=args.duration, trace_path=args.trace)
-    scenario = load_scenario(args.scenario, **common)
-    variants = tuple(
-        (d, load_scenario(args.scenario, overrides={f"workload.{i}.deadline_ms": d
-                                                    for i in range(len(scenario.workload))},
-                          **common))
-        for d in deadlines)
+    keep = systems_arg(args.systems)
+    scenario = api.load(args.scenario, overrides=args.set or (), seed=args.seed,
+                        duration_s=args.duration, trace=args.trace)
+    notes = [trace_note(scenario)]
+    if keep is not None:
+        try:
+            selected = api.select(scenario, keep)
+        except TestbedError as exc:
+            raise TestbedError(f"--systems: {exc}") from None
+        if selected.reference != scenario.reference:
+            notes.append(f"--systems: the reference {scenario.reference} is not kept; paired "
+                         f"differences are against {selected.reference}")
+        scenario = selected
     out = check_replaceable(args.out or Path("reports") / scenario.name)
     live = None if root is None else _live_runner(root)
-    seeds = tuple(range(scenario.seed, scenario.seed + (args.seeds or scenario.seeds)))
-    tuning = tuning_seeds(scenario.tuning.seeds)
-    check_disjoint(seeds, tuning)
-    return Plan(scenario, variants, seeds, tuning, out, live, command_line(args))
-
-
-def _simulate(scenario, seeds, live, progress, jobs=None, timeline=False):
-    """Run every seed of one scenario variant; returns its :class:`RunCollector`.
-
-    Stage events (several per job) are not kept: only, with ``timeline``, those of the
-    first seed inside the plotted window. Each seed's job records are kept while its
-    metrics are computed (exact percentiles need them all), then written and dropped."""
-    from ..report.collect import RunCollector
-    from ..sim.engine import simulate
-
-    names = [s.name for s in scenario.systems]
-    collector = RunCollector(names, idle_w=scenario.platform.idle_w, duration_s=scenario.duration_s,
-                             jobs=jobs, quality_bar=scenario.quality_bar, mk=scenario.mk)
-    for seed in seeds:
-        events: list = []
-        sink = _window_sink(collector.window, events) if timeline and not collector.seeds else None
-        result = simulate(scenario, seed=seed, live=live, keep_events=False, on_event=sink)
-        collector.add(seed, result.records, events, result)
-        progress.update()
-    return collector
-
-
-def _window_sink(window: tuple[float, float], into: list):
-    """A sink keeping the stage events that overlap ``window``."""
-    t0, t1 = window
-
-    def sink(event) -> None:
-        if event.end_s >= t0 and event.start_s <= t1:
-            into.append(event)
-    return sink
-
-
-BOUND_NOTES = {"budget_oracle": "budget oracle: knows the future budget, not the answer",
-               "oracle": "oracle: knows the future budget and which answer is right"}
-
-
-def _system_info(system, agreement: dict, tuning: dict) -> dict:
-    from ..tuning import policy_name
-
-    manifest = system.bundle.manifest
-    policy = policy_name(system.policy)
-    info = {"bundle": manifest.name, "method": manifest.method, "policy": policy,
-            "policy_params": dataclasses.asdict(system.policy)}
-    if system.name in tuning:
-        info["tuning"] = tuning[system.name]
-    if system.bound_of is not None:
-        info["bound"] = BOUND_NOTES[policy]
-        info["bound_of"] = system.bound_of
-    if system.name in agreement:
-        info["live_agreement"] = agreement[system.name]
-    return info
-
-
-def _deadlines_ms(scenario) -> tuple[float, ...]:
-    return tuple(dict.fromkeys(w.deadline_ms for w in scenario.workload))
-
-
-def _budget(trace, until_s: float, peak_gmacs: float):
-    """(times_s, budget fraction) of the simulator's trace over the plotted window."""
-    from ..report.collect import budget_steps
-
-    scale = 1.0 if trace.column == "budget" else 1.0 / peak_gmacs
-    return budget_steps(trace.time_s, trace.value, until_s,
-                        repeat=trace.after == "repeat", scale=scale)
-
-
-def build_report(p: Plan, main, curve, wall_s: float, tuning: dict | None = None,
-                 scenario=None):
-    """The :class:`~testbed.report.document.Report` of a finished run (``scenario``: the
-    tuned scenario, default the plan's; ``tuning``: what tuning tried, per system)."""
-    from ..report.document import Report
-
-    sc = scenario or p.scenario
-    return Report(
-        scenario=sc.name, scenario_file=str(sc.path), command=p.command, seeds=p.seeds,
-        duration_s=sc.duration_s, summaries=main.summaries(),
-        description=sc.description,
-        systems_info={s.name: _system_info(s, main.first.live_agreement, tuning or {})
-                      for s in sc.systems},
-        reference=sc.reference, quality_bar=sc.quality_bar, mk=sc.mk, objective=sc.objective,
-        curve=curve, manifests={s.name: s.bundle.manifest for s in sc.systems},
-        latencies_s=main.latencies_s, workload_deadlines_ms=_deadlines_ms(sc),
-        events=main.events, events_seed=p.seeds[0],
-        budget=_budget(main.first.trace, main.window[1], sc.platform.peak_gmacs),
-        window=main.window, wall_s=wall_s)
-
-
-def _progress(total: int):
-    from tqdm import tqdm
-    return tqdm(total=total, unit="run", desc="tuning and simulating", file=sys.stderr,
-                disable=True if total <= 1 else None, leave=False)
+    seeds = api.evaluation_seeds(scenario, args.seeds)
+    return Plan(scenario, deadlines, seeds, out, live, args.jobs or "full", command_line(args),
+                tuple(n for n in notes if n))
 
 
 def trace_note(scenario) -> str | None:
@@ -258,38 +210,23 @@ def trace_note(scenario) -> str | None:
     return None if trace is None else after_note(trace, scenario.duration_s)
 
 
-def _tuned(scenario, p: Plan, progress):
-    """``scenario`` with each tuned system's chosen setting, and the tuning records."""
-    from ..tuning import tune
-    return tune(scenario, p.tuning_seeds, quality_bar=scenario.quality_bar,
-                progress=progress.update)
-
-
-def _tuned_count(scenario) -> int:
-    return sum(len(s.candidates) > 1 for s in scenario.systems)
+def jobs_line(written) -> str:
+    """One line for stderr on the jobs file a run wrote."""
+    if written.jobs_file is None:
+        return "jobs: no jobs file (--jobs none)"
+    return f"jobs: {written.jobs_file}: {written.jobs_note}"
 
 
 def run(args):
+    from .. import api
     from ..report.table import summary_table
-    from ..report.writers import JobsCsvWriter, atomic_folder, write_report
 
-    start = time.perf_counter()
     p = plan(args)
-    note = trace_note(p.scenario)
-    if note:
+    for note in p.notes:
         print(note, file=sys.stderr)
-    steps = (len(p.seeds) + _tuned_count(p.scenario)) * (1 + len(p.variants))
-    with _progress(steps) as progress:
-        with atomic_folder(p.out) as tmp:
-            scenario, tuning = _tuned(p.scenario, p, progress)
-            with JobsCsvWriter(tmp / "jobs.csv") as jobs:
-                main = _simulate(scenario, p.seeds, p.live, progress, jobs, timeline=True)
-            curve = [(d, _simulate(_tuned(sc, p, progress)[0], p.seeds, p.live,
-                                   progress).summaries())
-                     for d, sc in p.variants]
-            report = build_report(p, main, curve, time.perf_counter() - start, tuning,
-                                  scenario)
-            write_report(tmp, report, trace=main.first.trace)
-    print(summary_table(report.summaries))
+    written = api.write_report(p.scenario, p.out, seeds=p.seeds, deadlines=p.deadlines,
+                               jobs=p.jobs, live=p.live, command=p.command, progress=True)
+    print(summary_table(written.report.summaries))
+    print(jobs_line(written), file=sys.stderr)
     print(f"report: {p.out}", file=sys.stderr)
     return 0

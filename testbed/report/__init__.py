@@ -1,7 +1,8 @@
 """Reports: the last step of the pipeline, from simulator records to a report folder.
 
 ``metrics`` (pure functions over :class:`~testbed.sim.records.JobRecord` lists),
-``table`` (terminal / Markdown tables), ``plots`` (figures only), ``document`` (the
+``table`` (terminal / Markdown tables), ``plots`` (figures only), ``style`` (one colour and
+marker per system in every figure), ``document`` (the
 ``metrics.json`` object), ``markdown`` (``report.md``) and ``writers`` (the atomic
 folder, ``jobs.csv``). Imports neither torch nor onnxruntime.
 

@@ -306,7 +306,8 @@ def _sections(report: Report, figures: Mapping[str, str]) -> list[str]:
     out: list[str] = []
     if "timeline" in figures and report.window:
         t0, t1 = report.window
-        out += [f"## Budget and stages (seed {report.events_seed}, {t0:g}–{t1:g} s)", ""]
+        out += [f"## Budget and stages (seed {report.events_seed}: the whole run, and "
+                f"{t0:g}–{t1:g} s in detail)", ""]
         out += _figure(figures, "timeline", "Budget over time and the stages each system ran")
     if "profiles" in figures:
         out += ["## Accuracy against MACs", ""] + _figure(figures, "profiles", "Profiles")

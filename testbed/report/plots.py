@@ -70,10 +70,7 @@ def timeline(times: np.ndarray, budget: np.ndarray, events: Sequence[StageEvent]
     fig, axes = _figure(len(ratios), 1, height=1.1 * sum(ratios) + 0.8,
                         gridspec_kw={"height_ratios": ratios})
     whole, zoom = axes[0, 0], axes[1, 0]
-    _budget(whole, times, budget, end)
-    whole.axvspan(t0, t1, color="tab:orange", alpha=0.25, lw=0)
-    whole.set(xlim=(0, end), title=f"budget over the whole run (0–{end:g} s; shaded: "
-                                   "zoomed below)")
+    _whole_run(whole, times, budget, end, window)
     _budget(zoom, times, budget, end)
     zoom.set_title(f"zoom: {t0:g}–{t1:g} s, budget and the stages each system ran")
     _stage_panels(axes[2:, 0], events, systems, window)
@@ -85,6 +82,13 @@ def timeline(times: np.ndarray, budget: np.ndarray, events: Sequence[StageEvent]
     axes[-1, 0].set_xlabel("simulated time (s)")
     fig.suptitle("Budget and stages over time")
     return fig
+
+
+def _whole_run(ax, times: np.ndarray, budget: np.ndarray, end: float,
+               window: tuple[float, float]) -> None:
+    _budget(ax, times, budget, end)
+    ax.axvspan(*window, color="tab:orange", alpha=0.25, lw=0)
+    ax.set(xlim=(0, end), title=f"budget over the whole run (0–{end:g} s; shaded: zoomed below)")
 
 
 def _budget(ax, times: np.ndarray, budget: np.ndarray, end: float) -> None:
@@ -104,7 +108,8 @@ def _stage_panels(axes, events: Sequence[StageEvent], systems: Sequence[str],
                          and e.start_s <= t1], looks[name].color)
         ax.set_ylabel(name, rotation=0, ha="right", va="center", color=looks[name].color)
     if len(axes) and axes[0].get_legend_handles_labels()[0]:
-        axes[0].legend(loc="upper right", fontsize="small")
+        axes[0].legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2,
+                       fontsize="small", frameon=False)   # above the panel, off the bars
 
 
 def _stage_bars(ax, events: Sequence[StageEvent], color: str) -> None:
@@ -134,14 +139,19 @@ def rates(summaries: Mapping[str, SystemSummary]) -> Figure:
         _bounds_divider(ax, names)
     axes[0, 0].set_yticks(range(len(names)), names)
     axes[0, 0].set_ylim(len(names) - 0.5, -0.5)      # first system on top
+    _hatch_key(fig, names)
+    fig.suptitle("Deadline hit rate and accuracy at deadline (mean over seeds, 95 % interval)")
+    return fig
+
+
+def _hatch_key(fig: Figure, names: Sequence[str]) -> None:
+    """A legend of the hatches that mark bounds (the bars' labels name the systems)."""
     kinds = dict.fromkeys(style.split(n)[1] for n in names if style.is_bound(n))
     handles = [Patch(facecolor="white", edgecolor="k", hatch=style.BOUNDS[k][1],
                      label=f"bound: {k}") for k in kinds]
     if handles:
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles),
                    fontsize="small")
-    fig.suptitle("Deadline hit rate and accuracy at deadline (mean over seeds, 95 % interval)")
-    return fig
 
 
 def _bar(ax, y: int, value: Interval, look: style.Style) -> None:

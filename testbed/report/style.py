@@ -3,19 +3,19 @@ reports (:mod:`testbed.report.plots`), sweep reports (:mod:`testbed.sweep.report
 training figures (:mod:`testbed.commands.compare_training`).
 
 Pure lookup, no drawing and no matplotlib import. The four methods have fixed styles
-(:data:`KNOWN`). Any other name gets the palette slot given by the CRC-32 of the name
-(stable across processes, unlike ``hash``); when two such names of one figure land on the
-same slot, the later one in sorted order takes the next free slot, so figures drawing the
-same set of systems agree. A bound system ``X@budget_oracle`` or ``X@oracle`` (the bundle of
-``X`` under a perfect-foresight policy) has ``X``'s colour and marker, drawn dashed or
-dotted with a larger hollow marker (and hatched bars), so a bound reads as a bound and stays
-visible on top of a curve it equals. :func:`order` puts real systems first and bounds after;
-:func:`twins` finds curves that coincide, for an "identical to X" legend note.
+(:data:`KNOWN`). Other names share out :data:`PALETTE` and :data:`MARKERS` in sorted
+order over the set of names passed to :func:`styles` (the first gets orange, the second
+purple, ...): no two of them collide below ten names, and every figure of one report or
+sweep (all drawing the same systems) agrees. A bound system ``X@budget_oracle`` or
+``X@oracle`` (the bundle of ``X`` under a perfect-foresight policy) has ``X``'s colour and
+marker, drawn dashed or dotted with a larger hollow marker (and hatched bars), so a bound
+reads as a bound and stays visible on top of a curve it equals. :func:`order` puts real
+systems first and bounds after; :func:`twins` finds curves that coincide, for an
+"identical to X" legend note.
 """
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
@@ -25,8 +25,8 @@ KNOWN = {"steppingnet": ("tab:red", "o"), "anywidth": ("tab:blue", "s"),
          "slimmable": ("tab:green", "^"), "static": ("tab:gray", "D")}
 """Fixed (colour, marker) of the methods, in the order figures and tables list them."""
 
-PALETTE = ("tab:orange", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan",
-           "gold", "indigo", "teal", "salmon")
+PALETTE = ("tab:orange", "tab:purple", "tab:cyan", "tab:brown", "tab:olive", "tab:pink",
+           "gold", "navy", "lime", "darkslategray")
 MARKERS = ("v", "P", "X", "<", ">", "h", "p", "*", "d", "8")
 """Colours and markers of other names (slot i: PALETTE[i], MARKERS[i]); none is a KNOWN one."""
 
@@ -57,7 +57,8 @@ class Style:
 
 
 def split(name: str) -> tuple[str, str | None]:
-    """``(base system, bound policy)``: ``("x", "oracle")`` for ``x@oracle``, else ``(name, None)``."""
+    """``(base system, bound policy)``: ``("x", "oracle")`` for ``x@oracle``, else
+    ``(name, None)``."""
     base, at, kind = name.rpartition("@")
     return (base, kind) if at and base and kind in BOUNDS else (name, None)
 
@@ -74,9 +75,10 @@ def order(names: Iterable[str]) -> list[str]:
 
 
 def styles(names: Iterable[str]) -> dict[str, Style]:
-    """The :class:`Style` of every name, palette collisions resolved over this set."""
+    """The :class:`Style` of every name; other names share the palette in sorted order
+    over this set, so no two of them look alike (below ten)."""
     names = list(dict.fromkeys(names))
-    slots = _slots(sorted({split(n)[0] for n in names} - set(KNOWN)))
+    slots = _slots(list({split(n)[0] for n in names} - set(KNOWN)))
     return {n: _style(n, slots) for n in names}
 
 
@@ -85,13 +87,8 @@ def style(name: str) -> Style:
 
 
 def _slots(bases: list[str]) -> dict[str, int]:
-    """Palette slot per base name: its hash slot, or the next free one (all taken: reuse)."""
-    out: dict[str, int] = {}
-    for base in bases:
-        first = zlib.crc32(base.encode()) % len(PALETTE)
-        ring = [(first + i) % len(PALETTE) for i in range(len(PALETTE))]
-        out[base] = next((s for s in ring if s not in out.values()), first)
-    return out
+    """Palette slot per other base name: its place in sorted order (wrapping around)."""
+    return {base: i % len(PALETTE) for i, base in enumerate(sorted(bases))}
 
 
 def _style(name: str, slots: Mapping[str, int]) -> Style:

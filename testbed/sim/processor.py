@@ -216,12 +216,20 @@ class Processor:
 
     def _decide(self, job: _Job, t: float, running: int, remaining_s: float = 0.0) -> int:
         estimate, budget_now = self.monitor.read(t)
-        obs = Observation(now_s=t, deadline_s=job.frame.deadline_s, done=job.done,
-                          running=running, confidence=job.conf, budget_estimate=estimate,
-                          budget_now=budget_now, work_s=self.work_s,
-                          incremental=self.incremental, waiting=self.room.size,
-                          quality=self.quality, remaining_s=remaining_s,
-                          foresight=job.foresight)
+        # by position, in field order (3x cheaper than by keyword, and built ~3x per job)
+        obs = Observation(t,                     # now_s
+                          job.frame.deadline_s,  # deadline_s
+                          job.done,              # done
+                          running,               # running
+                          job.conf,              # confidence
+                          estimate,              # budget_estimate
+                          budget_now,            # budget_now
+                          self.work_s,           # work_s
+                          self.incremental,      # incremental
+                          self.room.size,        # waiting
+                          self.quality,          # quality
+                          remaining_s,           # remaining_s
+                          job.foresight)         # foresight
         k = self.policy.decide(obs)
         if k and (k != job.done + 1 if self.incremental else not 0 < k <= len(self.work_v)):
             raise RuntimeError(f"policy {type(self.policy).__name__} chose step {k!r} after "

@@ -148,7 +148,8 @@ def write_report(out: Path, spec, rows: list[dict], failures: list[dict], comman
     names = system_order(rows, scenario_systems(spec.base)) if rows else []
     if rows:
         _write_figures(out, spec.name, rows, names)
-    summary = {"sweep": spec.name, "base": spec.base.name, "grid": {k: list(v) for k, v in spec.grid.items()},
+    summary = {"sweep": spec.name, "base": spec.base.name,
+               "grid": {k: list(v) for k, v in spec.grid.items()},
                "points": len(spec.points()), "rows": len(rows), "failures": failures}
     write_atomic(out / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
     write_atomic(out / "report.md", "\n".join(_markdown(spec, rows, failures, command, names)))

@@ -223,3 +223,34 @@ def test_the_simulator_imports_neither_torch_nor_onnxruntime():
             "print(sorted(m for m in ('torch', 'onnxruntime') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_policies_see_every_field_of_the_observation_where_it_belongs(make_scenario):
+    """The processor builds observations by position (hot path): each field must land in
+    its own slot."""
+    import dataclasses
+
+    from testbed.sim.policies import Greedy
+
+    seen = []
+
+    class Spy(Greedy):
+        def decide(self, obs):
+            seen.append(obs)
+            return Greedy.decide(self, obs)
+
+    sc = make_scenario([("sn", "steppingnet", "greedy")],
+                       budget={"kind": "constant", "budget": 0.5})
+    sc = dataclasses.replace(sc, systems=(dataclasses.replace(sc.systems[0], policy=Spy()),))
+    records = simulate(sc).records
+    manifest = sc.systems[0].bundle.manifest
+    deadlines = {r.deadline_s for r in records}
+    assert seen
+    for obs in seen:
+        assert obs.deadline_s in deadlines and obs.now_s < obs.deadline_s
+        assert obs.quality == tuple(s.accuracy for s in manifest.stages)
+        assert len(obs.work_s) == manifest.num_stages and all(w > 0 for w in obs.work_s)
+        assert obs.incremental is True and obs.running == 0 and obs.remaining_s == 0.0
+        assert obs.budget_now == 0.5 and 0.5 <= obs.budget_estimate <= 1.0
+        assert obs.waiting == 0 and obs.foresight is None and 0 <= obs.done < 4
+        assert (obs.confidence > 0) == (obs.done > 0)
