@@ -293,15 +293,20 @@ def write_report(scenario: Scenario, out: str | os.PathLike, *,
         with _jobs_writer(tmp, jobs) as writer:
             main = simulate(tuned, seeds, live=live, jobs=writer, timeline=True,
                             progress=bar.update)
-        curve = [(d, simulate(tune(sc, progress=bar.update)[0], seeds, live=live,
-                              progress=bar.update).summaries)
-                 for d, sc in variants]
+        curve = _curve(variants, seeds, live, bar.update)
         jobs_file = None if writer is None else writer.path.name
-        jobs_note = "no jobs file (jobs: none)" if writer is None else writer.describe()
+        jobs_note = "no jobs file (--jobs none)" if writer is None else writer.describe()
         report = build_report(main, curve, tuning, command, time.perf_counter() - start,
                               jobs_file=jobs_file, jobs_note=jobs_note)
         write_folder(tmp, report, trace=main.collector.first.trace)
     return Written(out, main, report, tuning, jobs_file, jobs_note)
+
+
+def _curve(variants, seeds: Sequence[int], live, progress: Progress):
+    """[(deadline_ms, summaries)]: each deadline variant tuned on its own, then simulated."""
+    return [(d, simulate(tune(sc, progress=progress)[0], seeds, live=live,
+                         progress=progress).summaries)
+            for d, sc in variants]
 
 
 def _progress(total: int, enabled: bool):
@@ -374,12 +379,4 @@ def build_report(main: Run, curve, tuning: Mapping[str, dict] | None = None,
         events=main.collector.events, events_seed=main.seeds[0],
         budget=_budget(first.trace, sc.duration_s, sc.platform.peak_gmacs),
         window=main.collector.window, wall_s=wall_s,
-        **_jobs_fields(Report, jobs_file, jobs_note))
-
-
-def _jobs_fields(report_type, jobs_file: str | None, jobs_note: str) -> dict:
-    """``jobs_file`` / ``jobs_note`` for report.md's file list, where ``Report`` has
-    those fields (added in testbed.report.document for issue #17; until then, none)."""
-    names = {f.name for f in dataclasses.fields(report_type)}
-    given = {"jobs_file": jobs_file, "jobs_note": jobs_note}
-    return {k: v for k, v in given.items() if k in names}
+        jobs_file=jobs_file, jobs_note=jobs_note)

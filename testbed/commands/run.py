@@ -213,7 +213,7 @@ def trace_note(scenario) -> str | None:
 def jobs_line(written) -> str:
     """One line for stderr on the jobs file a run wrote."""
     if written.jobs_file is None:
-        return "jobs: no jobs file (--jobs none)"
+        return f"jobs: {written.jobs_note}"
     return f"jobs: {written.jobs_file}: {written.jobs_note}"
 
 

@@ -73,6 +73,8 @@ class Report:
     budget: tuple[np.ndarray, np.ndarray] | None = None   # (times_s, budget) of that seed
     window: tuple[float, float] | None = None
     wall_s: float | None = None                # never written: reports are reproducible
+    jobs_file: str | None = "jobs.csv"   # the jobs file in the folder (None: none written)
+    jobs_note: str = "one row per job and system"
     reference: str | None = None
     quality_bar: float | None = None
     mk: tuple[int, int] = MK

@@ -285,7 +285,8 @@ def render(report: Report, figures: Mapping[str, str]) -> str:
     out += _sections(report, figures)
     out += ["## Files", "", "- `metrics.json`: every metric per system and class, with "
             "per-seed values, 95% intervals and paired differences to the reference",
-            "- `jobs.csv`: one row per job and system",
+            (f"- `{report.jobs_file}`: {report.jobs_note}" if report.jobs_file
+             else f"- {report.jobs_note}"),
             "- `trace.csv`: the budget trace of the first seed", ""]
     return "\n".join(out)
 

@@ -112,7 +112,15 @@ def _parse_class(raw: object, file: str | None, where: str) -> JobClass:
         raise ConfigError(file, where, "a mapping (a job class)", raw)
     own = {"name", "deadline_ms", "priority", "overrun"}
     head = parse(JobClass, {k: v for k, v in raw.items() if k in own}, file, where)
-    arrivals = parse_kind(ARRIVALS, {k: v for k, v in raw.items() if k not in own}, file, where)
+    try:
+        arrivals = parse_kind(ARRIVALS, {k: v for k, v in raw.items() if k not in own},
+                              file, where)
+    except ConfigError as exc:  # an unknown key: list the class's own keys too
+        if "expected a known key (" not in str(exc):
+            raise
+        raise ConfigError(exc.file, exc.where, exc.expected.replace(
+            "a known key (", "a known key (name, deadline_ms, priority, overrun, kind, "),
+            exc.got) from None
     return JobClass(head.name, head.deadline_ms, head.priority, head.overrun, arrivals)
 
 

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+import tqdm
 import yaml
 
 import testbed.report.writers as writers
@@ -227,21 +228,39 @@ class Terminal(io.StringIO):
         return True
 
 
+class EveryStep(tqdm.tqdm):
+    """The bar, drawn at every step (not at most every 0.1 s)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **{**kwargs, "mininterval": 0, "miniters": 1})
+
+
 def test_progress_bar_only_on_a_terminal_and_it_counts_tuning_seeds_and_deadlines(
         scenario, tmp_path, capsys, monkeypatch):
     raw = yaml.safe_load(scenario.read_text())
     raw["systems"][0]["policy"] = {"name": "deadline_aware", "tune": {"margin": [0.0, 0.5]}}
     raw["tuning"] = {"seeds": 1}
-    tuned = tmp_path / "tuned.yaml"
+    tuned = scenario.parent / "progress.yaml"
     tuned.write_text(yaml.safe_dump(raw))
-    for name in ("models",):
-        (tmp_path / name).symlink_to(scenario.parent / name)
     argv = [tuned, "--out", tmp_path / "r", "--seeds", 2, "--deadlines", "10,20"]
     assert run(*argv) == 0
     assert "tuning and simulating" not in capsys.readouterr().err   # stderr is no terminal
     terminal = Terminal()
     monkeypatch.setattr("sys.stderr", terminal)
-    monkeypatch.setenv("TQDM_MININTERVAL", "0")  # draw every step
+    monkeypatch.setattr("tqdm.tqdm", EveryStep)
     assert run(*argv) == 0
     bar = terminal.getvalue()
     assert "tuning and simulating" in bar and "9/9" in bar  # (2 seeds + 1 tuned) x 3
+
+
+def test_help_states_the_jobs_limits_the_writer_uses():
+    import argparse
+
+    from testbed.commands.run import EPILOG, add_arguments
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    text = EPILOG + parser.format_help()
+    assert f"{writers.JOBS_PLAIN_MAX:,} job rows" in text and f"first {writers.JOBS_SAMPLE} jobs" in text
+    examples = [line for line in EPILOG.splitlines() if line.startswith("  testbed run ")]
+    for flag in ("--set ", "--systems ", "--jobs "):
+        assert any(flag in line for line in examples), flag

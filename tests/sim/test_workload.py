@@ -91,3 +91,14 @@ def test_priority_then_arrival_and_expiry():
     dropped = []
     assert r.pop(0.55, dropped).job_id == 2 and dropped == [frame(1, 1, 0.1, 0.5)]
     assert r.pop(0.55, dropped).job_id == 0 and r.size == 0
+
+
+def test_a_misspelt_key_of_a_job_class_lists_every_key_a_class_takes():
+    from testbed.errors import ConfigError
+    from testbed.sim.workload import parse_workload
+    raw = [{"name": "camera", "kind": "periodic", "period_ms": 33.3, "deadline_ms": 30,
+            "priorty": 1}]
+    with pytest.raises(ConfigError, match=r"workload\.0\.priorty: expected a known key "
+                                          r"\(name, deadline_ms, priority, overrun, kind, "
+                                          r"period_ms"):
+        parse_workload(raw, "s.yaml")
