@@ -13,7 +13,7 @@ from testbed import api
 from testbed.errors import ConfigError, TestbedError
 from testbed.report.metrics import METRICS
 from tests.report.test_run_command import SCENARIO
-from tests.toybundle import make_toy_bundle
+from tests.toybundle import make_toy_models
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_OUT = "/tmp/testbed-api-example"
@@ -44,8 +44,7 @@ def test_the_worked_example_in_docs_runs(tmp_path, monkeypatch, capsys):
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("api")
-    make_toy_bundle(root / "models" / "step", method="steppingnet")
-    make_toy_bundle(root / "models" / "slim", method="slimmable", seed=1)
+    make_toy_models(root)
     (root / "toy.yaml").write_text(SCENARIO)
     return root / "toy.yaml"
 

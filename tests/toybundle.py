@@ -51,6 +51,15 @@ def make_toy_bundle(path, *, method: str = "steppingnet", stage_macs=None, accur
     return root
 
 
+def make_toy_models(root) -> Path:
+    """``root/models/step`` (a SteppingNet toy bundle) and ``root/models/slim`` (a slimmable
+    one), the pair the end-to-end run, override and API tests share; returns ``root``."""
+    root = Path(root)
+    make_toy_bundle(root / "models" / "step", method="steppingnet")
+    make_toy_bundle(root / "models" / "slim", method="slimmable", seed=1)
+    return root
+
+
 def _default_macs(k: int, incremental: bool) -> list[int]:
     fractions = np.linspace(0.1, 0.85, k) if k != 4 else np.array(SUBNET_FRACTIONS)
     totals = [round(f * ORIGINAL_MACS) for f in fractions]

@@ -11,7 +11,7 @@ import testbed.sim.engine as engine
 from testbed.cli import main
 from testbed.scenario import load_scenario
 from testbed.sim.records import JOB_COLUMNS
-from tests.toybundle import make_toy_bundle
+from tests.toybundle import make_toy_models
 
 SCENARIO = """
 name: toy
@@ -36,8 +36,7 @@ systems:
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("scenario")
-    make_toy_bundle(root / "models" / "step", method="steppingnet")
-    make_toy_bundle(root / "models" / "slim", method="slimmable", seed=1)
+    make_toy_models(root)
     (root / "toy.yaml").write_text(SCENARIO)
     return root / "toy.yaml"
 

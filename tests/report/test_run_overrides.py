@@ -15,7 +15,7 @@ import yaml
 import testbed.report.writers as writers
 from testbed.cli import main
 from tests.report.test_run_command import SCENARIO
-from tests.toybundle import make_toy_bundle
+from tests.toybundle import make_toy_models
 
 # One periodic class whose jobs never overlap, so the budget oracle is allowed.
 BOUNDED = """
@@ -37,8 +37,7 @@ systems:
 @pytest.fixture(scope="module")
 def root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("overrides")
-    make_toy_bundle(root / "models" / "step", method="steppingnet")
-    make_toy_bundle(root / "models" / "slim", method="slimmable", seed=1)
+    make_toy_models(root)
     (root / "toy.yaml").write_text(SCENARIO)
     (root / "bounded.yaml").write_text(BOUNDED)
     return root
