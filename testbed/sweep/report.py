@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from ..errors import TestbedError
 from ..report import style
 from ..report.metrics import interval
-from ..report.table import cell, percent
+from ..report.table import cell, difference_cell, percent
 
 FIXED = ("point", "point_key", "system", "seed", "deadline_ms", "mean_budget")
 TABLE_NOTE = ("Hit rate and accuracy at deadline in % of jobs: mean ±half-width of the 95% "
@@ -67,6 +67,55 @@ def system_order(rows: list[dict], scenario_systems: list[str] = ()) -> list[str
     present = dict.fromkeys(r["system"] for r in rows)
     known = [n for n in scenario_systems if n in present]
     return style.order(known + [n for n in present if n not in known])
+
+
+def paired(rows: list[dict], grid: list[str], reference: str, metric: str
+           ) -> dict[tuple, dict[str, object]]:
+    """Per setting (a grid point without its seed) and system other than ``reference``:
+    the :class:`Interval` of the per-seed difference ``system - reference`` of ``metric``
+    (systems of one point see the same frames and trace, so the difference is paired)."""
+    keys = [k for k in grid if k != "seed"]
+    values: dict[tuple, dict[str, dict]] = {}
+    for r in rows:
+        setting = tuple(r.get(k) for k in keys)
+        values.setdefault(setting, {}).setdefault(r["system"], {})[r.get("seed")] = r.get(metric)
+    out: dict[tuple, dict[str, object]] = {}
+    for setting, systems in sorted(values.items(), key=lambda kv: _sortable(kv[0])):
+        ref = systems.get(reference, {})
+        out[setting] = {
+            name: interval([v - ref[seed] for seed, v in by_seed.items()
+                            if v is not None and ref.get(seed) is not None])
+            for name, by_seed in systems.items() if name != reference}
+    return out
+
+
+def _sortable(setting: tuple) -> list:
+    return [(0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v)) for v in setting]
+
+
+def _paired_table(rows: list[dict], grid: list[str], reference: str, names: list[str]
+                  ) -> list[str]:
+    keys = [k for k in grid if k != "seed"]
+    acc = paired(rows, grid, reference, "accuracy_at_deadline")
+    hit = paired(rows, grid, reference, "hit_rate")
+    lines = [f"| {' / '.join(f'`{k}`' for k in keys) or 'setting'} | system | "
+             "hit rate | accuracy at deadline |", "|---|---|---|---|"]
+    for setting, systems in acc.items():
+        for name in names:
+            if name in systems:
+                lines.append(f"| {' / '.join(_num(v) for v in setting)} | {name} | "
+                             f"{difference_cell(hit[setting][name])} | "
+                             f"{difference_cell(systems[name])} |")
+    return lines
+
+
+def scenario_reference(base: Path) -> str | None:
+    """The base scenario's ``reference`` system (None if it no longer loads)."""
+    from ..scenario import load_scenario
+    try:
+        return load_scenario(base).reference or None
+    except TestbedError:
+        return None
 
 
 def scenario_systems(base: Path) -> list[str]:
@@ -174,6 +223,13 @@ def _markdown(spec, rows: list[dict], failures: list[dict], command: str,
     if rows:
         lines += ["## Against the deadline", "", "![](vs_deadline.png)", ""]
         lines += [TABLE_NOTE, ""] + _table(rows, "deadline_ms", "deadline (ms)", names) + [""]
+        reference = scenario_reference(spec.base)
+        if reference and any(r["system"] == reference for r in rows):
+            lines += [f"## Paired differences to {reference}", "",
+                      f"Per grid setting, system − {reference} seed by seed (the same frames "
+                      "and budget trace), in points, with its 95% interval; **no difference** "
+                      "when the interval contains 0 or there is one seed.", ""]
+            lines += _paired_table(rows, list(spec.grid), reference, names) + [""]
         lines += ["## Against the mean budget", "", "![](vs_budget.png)", "",
                   "Each point is one run; intervals are 95% over the rows sharing a value.", ""]
     return lines
