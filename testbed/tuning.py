@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 from .errors import ConfigError, TestbedError
-from .sim.params import parse_kind
+from .sim.params import num, parse_kind
 from .sim.policies import POLICIES, Policy
 
 OBJECTIVES = ("accuracy_at_deadline", "hit_rate", "utility", "hit_at_quality")
@@ -41,8 +41,8 @@ seeds (so a sweep over seeds tunes once per setting); evaluation seeds stay belo
 @dataclass(frozen=True)
 class TuningSpec:
     """A scenario's ``tuning:`` section."""
-    seeds: int = 5                    # tuning seeds per candidate
-    duration_s: float | None = None   # simulated seconds per tuning run (None: min(60, run))
+    seeds: int = num(5, ge=1)                # tuning seeds per candidate
+    duration_s: float | None = num(None, gt=0)  # seconds per tuning run (None: min(60, run))
 
 
 def tuning_seeds(n: int) -> tuple[int, ...]:

@@ -163,3 +163,11 @@ def test_the_budget_oracle_is_never_beaten_by_an_online_policy_of_its_kind(
         for b, r in zip(bound, recs):  # job by job: as good a model, a result if any
             assert b.quality >= r.quality - 1e-12, (name, b, r)
             assert b.hit or not r.hit, (name, b, r)
+
+
+@pytest.mark.parametrize("tuning, field", [({"seeds": 0}, "tuning.seeds"),
+                                           ({"duration_s": -1}, "tuning.duration_s"),
+                                           ({"rounds": 2}, "tuning.rounds")])
+def test_a_bad_tuning_section_is_named(make_scenario, tuning, field):
+    with pytest.raises(ConfigError, match=rf"{field}: expected"):
+        make_scenario([("slim", "slimmable", "auto")], tuning=tuning)
