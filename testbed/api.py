@@ -91,7 +91,7 @@ def load(source: Source, *, base: str | os.PathLike | None = None,
     scenario's), ``trace`` (a budget trace CSV replacing ``budget:``), ``systems`` (as
     :func:`select`). Any problem is a :class:`~testbed.errors.TestbedError` naming the
     file and field."""
-    from .scenario import read_yaml
+    from .scenario import read_yaml, scenario_from_raw
 
     if isinstance(source, Mapping):
         if base is None:
@@ -101,20 +101,9 @@ def load(source: Source, *, base: str | os.PathLike | None = None,
     else:
         file = Path(source)
         raw = read_yaml(file)
-    top = [(k, v) for k, v in (("seed", seed), ("duration_s", duration_s)) if v is not None]
-    scenario = _parse(raw, file, _pairs(overrides) + top, trace)
+    scenario = scenario_from_raw(raw, file, _pairs(overrides), seed=seed,
+                                 duration_s=duration_s, trace_path=trace, create=True)
     return scenario if systems is None else select(scenario, systems)
-
-
-def _parse(raw: dict, file: Path, overrides: list[tuple[str, object]],
-           trace: str | os.PathLike | None = None) -> Scenario:
-    from .scenario import _trace_budget, apply_override, parse_scenario
-
-    for dotted, value in overrides:
-        apply_override(raw, dotted, value, file, create=True)
-    if trace is not None:
-        raw["budget"] = _trace_budget(raw.get("budget"), str(trace))
-    return parse_scenario(raw, file)
 
 
 def override(scenario: Scenario, overrides: Overrides) -> Scenario:
@@ -126,7 +115,9 @@ def override(scenario: Scenario, overrides: Overrides) -> Scenario:
     add a key the file leaves out (``quality``, a policy parameter); the result is
     validated like the file, so an unknown key or a bad value is an error naming it.
     Apply overrides before :func:`tune` (a tuned setting is not in the YAML)."""
-    return _parse(copy.deepcopy(scenario.raw), scenario.path, _pairs(overrides))
+    from .scenario import scenario_from_raw
+    return scenario_from_raw(copy.deepcopy(scenario.raw), scenario.path, _pairs(overrides),
+                             create=True)
 
 
 def select(scenario: Scenario, systems: Sequence[str | int]) -> Scenario:

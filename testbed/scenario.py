@@ -99,15 +99,25 @@ def load_scenario(path: str | os.PathLike, *, overrides: dict[str, object] | Non
     """Read, override and validate a scenario; load every bundle it names (once).
     ``with_systems=False`` skips the systems (and their bundles): enough for the trace."""
     file = Path(path)
-    raw = read_yaml(file)
-    for dotted, value in (overrides or {}).items():
-        apply_override(raw, dotted, value, file)
-    if seed is not None:
-        raw["seed"] = seed
-    if duration_s is not None:
-        raw["duration_s"] = duration_s
+    return scenario_from_raw(read_yaml(file), file, list((overrides or {}).items()),
+                             seed=seed, duration_s=duration_s, trace_path=trace_path,
+                             with_systems=with_systems)
+
+
+def scenario_from_raw(raw: dict, file: Path, overrides=(), *, seed: int | None = None,
+                      duration_s: float | None = None, trace_path=None, create: bool = False,
+                      with_systems: bool = True) -> Scenario:
+    """``raw`` (a scenario's YAML data, edited in place) validated as the file ``file``,
+    after ``overrides`` — ``(dotted path, value)`` pairs applied in order; with ``create``
+    the last part of a path may add a key (as ``--set``) — then ``seed``, ``duration_s``
+    and a budget trace file replacing ``budget:``."""
+    for dotted, value in overrides:
+        apply_override(raw, dotted, value, file, create=create)
+    for key, value in (("seed", seed), ("duration_s", duration_s)):
+        if value is not None:
+            raw[key] = value
     if trace_path is not None:
-        raw["budget"] = _trace_budget(raw.get("budget"), trace_path)
+        raw["budget"] = _trace_budget(raw.get("budget"), str(trace_path))
     return parse_scenario(raw, file, with_systems)
 
 

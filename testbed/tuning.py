@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 from .errors import ConfigError, TestbedError
+from .report.metrics import group_metrics
 from .sim.params import num, parse_kind
 from .sim.policies import POLICIES, Policy
 
@@ -128,27 +129,6 @@ def describe(policy: Policy) -> dict:
 
 # --- choosing (run time) ----------------------------------------------------------
 
-@dataclass(frozen=True)
-class Scores:
-    """Objective counters of one candidate over its tuning runs."""
-    jobs: int = 0
-    hits: int = 0
-    correct: int = 0
-    quality: float = 0.0
-    good: int = 0       # hits at quality
-
-
-def score(objective: str, per_seed: Sequence[Scores]) -> float:
-    """Mean over tuning seeds of the objective (a seed with no job counts 0)."""
-    def one(s: Scores) -> float:
-        if not s.jobs:
-            return 0.0
-        num = {"accuracy_at_deadline": s.correct, "hit_rate": s.hits, "utility": s.quality,
-               "hit_at_quality": s.good}[objective]
-        return num / s.jobs
-    return math.fsum(one(s) for s in per_seed) / max(1, len(per_seed))
-
-
 def tune(scenario, seeds: Sequence[int], *, quality_bar: float | None = None,
          progress: Callable[[], None] | None = None):
     """Choose each tuned system's setting on ``seeds``; returns (tuned scenario,
@@ -189,32 +169,46 @@ MIN_SURVIVORS = 16
 def _scores(scenario, system, pool: Sequence[int], seeds: Sequence[int], duration: float,
             quality_bar: float | None) -> list[tuple[float, int]]:
     """(mean objective over ``seeds``, candidate index) of the candidates in ``pool``,
-    simulated side by side as systems of one scenario."""
+    simulated side by side as systems of one scenario; a seed where the objective is
+    undefined (no job) counts 0."""
     from .sim.engine import simulate
 
     trial = dataclasses.replace(scenario, duration_s=duration, systems=tuple(
         dataclasses.replace(system, name=str(i), policy=system.candidates[i], candidates=())
         for i in pool))
-    per_seed: list[dict[str, Scores]] = []
+    totals = dict.fromkeys(pool, 0.0)
     for seed in seeds:
-        counts: dict[str, list] = {}
-        simulate(trial, seed=seed, keep=False,
-                 on_record=lambda r: _count(counts, r, quality_bar))
-        per_seed.append({n: Scores(*c) for n, c in counts.items()})
-    return [(score(scenario.objective, [s.get(str(i), Scores()) for s in per_seed]), i)
-            for i in pool]
+        objective = _Objective(scenario.objective, quality_bar)
+        simulate(trial, seed=seed, keep=False, on_record=objective)
+        for name, value in objective.done().items():
+            totals[int(name)] += value or 0.0
+    return [(totals[i] / max(1, len(seeds)), i) for i in pool]
 
 
-def _count(counts: dict, r, quality_bar: float | None) -> None:
-    c = counts.get(r.system)
-    if c is None:
-        c = counts[r.system] = [0, 0, 0, 0.0, 0]
-    c[0] += 1
-    if r.hit:
-        c[1] += 1
-        c[2] += r.correct
-        c[3] += r.quality
-        c[4] += quality_bar is not None and r.quality >= quality_bar
+class _Objective:
+    """A record sink computing one metric per system (by :func:`group_metrics`, the
+    report's own definition). The engine runs systems one after another, so only one
+    system's records are held at a time."""
+
+    def __init__(self, metric: str, quality_bar: float | None):
+        self.metric, self.quality_bar = metric, quality_bar
+        self.system, self.rows, self.values = None, [], {}
+
+    def __call__(self, record) -> None:
+        if record.system != self.system:
+            self._flush()
+            self.system = record.system
+        self.rows.append(record)
+
+    def done(self) -> dict[str, float | None]:
+        self._flush()
+        return self.values
+
+    def _flush(self) -> None:
+        if self.rows:
+            self.values[self.system] = group_metrics(
+                self.rows, quality_bar=self.quality_bar)[self.metric]
+            self.rows = []
 
 
 def _record(scenario, system, seeds, duration: float, ranked, best) -> dict:

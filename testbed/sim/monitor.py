@@ -42,10 +42,6 @@ class Monitor:
     def read(self, t: float) -> tuple[float, float]:
         """(EWMA of the samples up to t, newest sample at or before t)."""
         last = self._index_at_or_before(t)
-        if last < self.until and self.taken <= last:  # new samples, all equal to ``now``
-            self.estimate = self.now + self.keep ** (last + 1 - self.taken) * (
-                self.estimate - self.now)
-            self.taken = last + 1
         while self.taken <= last:
             if self.taken >= self.until:  # a new stretch of equal samples begins
                 s = self.taken * self.period

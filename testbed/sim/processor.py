@@ -70,8 +70,7 @@ class Processor:
         self.emit_record, self.emit_event = emit_record, emit_event
         view = (true_signal(self.integral, self.to_fraction) if signal is None
                 else distorted_signal(self.integral, self.to_fraction, signal))
-        self.monitor = Monitor(scenario.platform.monitor_ms / 1e3,
-                               getattr(self.policy, "ewma_alpha", 0.3), view)
+        self.monitor = Monitor(scenario.platform.monitor_ms / 1e3, self.policy.ewma_alpha, view)
         self.stream: Iterator[Frame] = iter(())
         self.next_frame: Frame | None = None
         self.next_arrival = math.inf

@@ -59,13 +59,12 @@ def run_point(base: str, point: Point, duration_s: float | None) -> list[dict]:
 @functools.lru_cache(maxsize=64)
 def _tuned(base: str, unseeded: str, duration_s: float | None) -> dict:
     """{system: chosen policy} for the point's settings without its seed."""
+    from ..api import tune
     from ..scenario import load_scenario
-    from ..tuning import tune, tuning_seeds
     scenario = load_scenario(base, overrides=json.loads(unseeded), duration_s=duration_s)
     if not any(s.candidates for s in scenario.systems):
         return {}
-    tuned, _ = tune(scenario, tuning_seeds(scenario.tuning.seeds),
-                    quality_bar=scenario.quality_bar)
+    tuned, _ = tune(scenario)
     return {s.name: s.policy for s in tuned.systems}
 
 

@@ -109,23 +109,15 @@ def _paired_table(rows: list[dict], grid: list[str], reference: str, names: list
     return lines
 
 
-def scenario_reference(base: Path) -> str | None:
-    """The base scenario's ``reference`` system (None if it no longer loads)."""
+def base_systems(base: Path) -> tuple[list[str], str | None]:
+    """System names of the base scenario in its order (bounds included) and its
+    ``reference``; none if it no longer loads (the rows' own order is used then)."""
     from ..scenario import load_scenario
     try:
-        return load_scenario(base).reference or None
+        scenario = load_scenario(base)
     except TestbedError:
-        return None
-
-
-def scenario_systems(base: Path) -> list[str]:
-    """System names of the base scenario, in its order (bounds included); none if it no
-    longer loads (the rows' own order is used then)."""
-    from ..scenario import load_scenario
-    try:
-        return [s.name for s in load_scenario(base).systems]
-    except TestbedError:
-        return []
+        return [], None
+    return [s.name for s in scenario.systems], scenario.reference or None
 
 
 def figure(rows: list[dict], x: str, xlabel: str, names: list[str], title: str,
@@ -194,14 +186,16 @@ def _num(v) -> str:
 
 def write_report(out: Path, spec, rows: list[dict], failures: list[dict], command: str) -> None:
     write_atomic(out / "rows.csv", rows_csv(rows))
-    names = system_order(rows, scenario_systems(spec.base)) if rows else []
+    systems, reference = base_systems(spec.base)
+    names = system_order(rows, systems) if rows else []
     if rows:
         _write_figures(out, spec.name, rows, names)
     summary = {"sweep": spec.name, "base": spec.base.name,
                "grid": {k: list(v) for k, v in spec.grid.items()},
                "points": len(spec.points()), "rows": len(rows), "failures": failures}
     write_atomic(out / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
-    write_atomic(out / "report.md", "\n".join(_markdown(spec, rows, failures, command, names)))
+    write_atomic(out / "report.md",
+                 "\n".join(_markdown(spec, rows, failures, command, names, reference)))
 
 
 def _write_figures(out: Path, sweep: str, rows: list[dict], names: list[str]) -> None:
@@ -213,7 +207,7 @@ def _write_figures(out: Path, sweep: str, rows: list[dict], names: list[str]) ->
 
 
 def _markdown(spec, rows: list[dict], failures: list[dict], command: str,
-              names: list[str]) -> list[str]:
+              names: list[str], reference: str | None = None) -> list[str]:
     lines = [f"# Sweep `{spec.name}`", "", f"Base scenario: `{spec.base.name}`; "
              f"{len(spec.points())} grid points; command: `{command}`.", "",
              "Grid: " + "; ".join(f"`{k}` = {list(v)}" for k, v in spec.grid.items()), ""]
@@ -223,7 +217,6 @@ def _markdown(spec, rows: list[dict], failures: list[dict], command: str,
     if rows:
         lines += ["## Against the deadline", "", "![](vs_deadline.png)", ""]
         lines += [TABLE_NOTE, ""] + _table(rows, "deadline_ms", "deadline (ms)", names) + [""]
-        reference = scenario_reference(spec.base)
         if reference and any(r["system"] == reference for r in rows):
             lines += [f"## Paired differences to {reference}", "",
                       f"Per grid setting, system − {reference} seed by seed (the same frames "
