@@ -92,3 +92,36 @@ def test_checkpoint_round_trip(tmp_path):
     assert meta == {"method": "steppingnet"}
     assert torch.equal(net(x, 3), loaded(x, 3))
     assert loaded.subnet_macs() == net.subnet_macs()
+
+
+def test_masked_batchnorm_is_the_textbook_formula_on_active_units():
+    """The fused kernel (F.batch_norm on copies of the statistics) against BatchNorm written
+    out: same output and gradients, running statistics moved (momentum, unbiased variance)
+    for active units only."""
+    from testbed.nets.nested import MaskedBatchNorm
+    torch.manual_seed(3)
+    bn = MaskedBatchNorm(6, momentum=0.2).train()
+    with torch.no_grad():
+        bn.weight.uniform_(0.5, 1.5), bn.bias.uniform_(-1, 1)
+        bn.running_mean.uniform_(-1, 1), bn.running_var.uniform_(0.5, 2)
+    before_mean, before_var = bn.running_mean.clone(), bn.running_var.clone()
+    active = torch.tensor([True, False, True, True, False, True])
+    x = torch.randn(8, 6, 5, 5, requires_grad=True)
+    y = bn(x, active)
+    mean, var = x.mean((0, 2, 3)), x.var((0, 2, 3), unbiased=False)
+    ref = (x - mean.view(1, -1, 1, 1)) / torch.sqrt(var.view(1, -1, 1, 1) + bn.eps) \
+        * bn.weight.view(1, -1, 1, 1) + bn.bias.view(1, -1, 1, 1)
+    assert torch.allclose(y, ref, atol=1e-5)
+    g, = torch.autograd.grad((y * torch.arange(6.0).view(1, -1, 1, 1)).sum(), x)
+    g_ref, = torch.autograd.grad((ref * torch.arange(6.0).view(1, -1, 1, 1)).sum(), x)
+    assert torch.allclose(g, g_ref, atol=1e-4)
+    n = 8 * 5 * 5
+    want_mean = torch.where(active, 0.8 * before_mean + 0.2 * mean.detach(), before_mean)
+    want_var = torch.where(active, 0.8 * before_var + 0.2 * var.detach() * n / (n - 1), before_var)
+    assert torch.allclose(bn.running_mean, want_mean, atol=1e-6)
+    assert torch.allclose(bn.running_var, want_var, atol=1e-6)
+    bn.eval()
+    z = bn(x, active)
+    assert torch.allclose(z, (x - bn.running_mean.view(1, -1, 1, 1)) / torch.sqrt(
+        bn.running_var.view(1, -1, 1, 1) + bn.eps) * bn.weight.view(1, -1, 1, 1)
+        + bn.bias.view(1, -1, 1, 1), atol=1e-5)

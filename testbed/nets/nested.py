@@ -33,25 +33,17 @@ class MaskedBatchNorm(nn.Module):
         self.register_buffer("running_var", torch.ones(units))
 
     def forward(self, x: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
-        shape = (1, -1) + (1,) * (x.dim() - 2)
-        if self.training:
-            dims = [0] + list(range(2, x.dim()))
-            mean = x.mean(dims)
-            var = x.var(dims, unbiased=False)
-            self._update(mean.detach(), var.detach(), x.numel() // x.shape[1], active)
-        else:
-            mean, var = self.running_mean, self.running_var
-        scale = self.weight / torch.sqrt(var + self.eps)
-        return (x - mean.view(shape)) * scale.view(shape) + self.bias.view(shape)
-
-    @torch.no_grad()
-    def _update(self, mean, var, n: int, active: torch.Tensor) -> None:
-        m = self.momentum
-        unbiased = var * (n / max(n - 1, 1))
-        self.running_mean.copy_(torch.where(active, (1 - m) * self.running_mean + m * mean,
-                                            self.running_mean))
-        self.running_var.copy_(torch.where(active, (1 - m) * self.running_var + m * unbiased,
-                                           self.running_var))
+        if not self.training:
+            return F.batch_norm(x, self.running_mean, self.running_var, self.weight,
+                                self.bias, False, 0.0, self.eps)
+        # one fused kernel; it moves copies of the running statistics (momentum, unbiased
+        # variance), of which only the active units' entries are kept
+        mean, var = self.running_mean.clone(), self.running_var.clone()
+        y = F.batch_norm(x, mean, var, self.weight, self.bias, True, self.momentum, self.eps)
+        with torch.no_grad():
+            self.running_mean.copy_(torch.where(active, mean, self.running_mean))
+            self.running_var.copy_(torch.where(active, var, self.running_var))
+        return y
 
 
 class NestedLayer(nn.Module):

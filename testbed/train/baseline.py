@@ -192,8 +192,10 @@ class JointRun:
         x, y = self.stream.next()
         room = (self.budget - self.samples) // len(ks)
         x, y = x[:room], y[:room]
-        loss, parts = joint_loss(self.forward, x, y, ks, teacher_logits(self.ctx, x),
-                                 self.p.gamma if self.p.distillation else 0.0, self.inplace)
+        teacher = teacher_logits(self.ctx, x)
+        with self.ctx.autocast():
+            loss, parts = joint_loss(self.forward, x, y, ks, teacher,
+                                     self.p.gamma if self.p.distillation else 0.0, self.inplace)
         if self.p.loss == "mean":
             loss = loss / len(ks)
         self.opt.zero_grad(set_to_none=True)

@@ -48,6 +48,13 @@ def lr_at(schedule: Schedule, base_lr: float, frac: float) -> float:
     return base_lr
 
 
+def autocast(compute, device):
+    """The context a training forward pass and its loss run in: bfloat16 autocast when the
+    recipe's ``compute.precision`` asks for it, else nothing."""
+    enabled = compute.precision == "bf16"
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=enabled)
+
+
 def make_sgd(params: Iterable[torch.nn.Parameter], cfg: Optimizer) -> torch.optim.SGD:
     """SGD with momentum; weight decay is added by :func:`sgd_step` (before suppression)."""
     return torch.optim.SGD(list(params), lr=cfg.lr, momentum=cfg.momentum,
@@ -167,8 +174,10 @@ class BatchStream:
     by (seed, e), batch b of it is augmented with a generator seeded by (seed, e, b), so
     the whole stream state is two integers (``state_dict``)."""
 
-    def __init__(self, split: Split, batch_size: int, seed, augment: bool = True, device="cpu"):
+    def __init__(self, split: Split, batch_size: int, seed, augment: bool = True, device="cpu",
+                 channels_last: bool = False):
         self.split, self.seed, self.augment, self.device = split, seed, augment, device
+        self.channels_last = channels_last
         self.batch_size = min(batch_size, len(split))
         self.per_epoch = len(split) // self.batch_size      # drop_last: equal-sized steps
         self.epoch, self.index, self._order = 0, 0, None
@@ -183,8 +192,10 @@ class BatchStream:
         if self.augment and self.split.info.crop_flip:
             x = crop_flip(x, generator(self.seed, self.epoch, self.index))
         self.index += 1
-        x = normalize(x, self.split.info.mean, self.split.info.std)
-        return x.to(self.device), self.split.labels[idx].to(self.device)
+        x = normalize(x, self.split.info.mean, self.split.info.std).to(self.device)
+        if self.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, self.split.labels[idx].to(self.device)
 
     def state_dict(self) -> dict:
         return {"epoch": self.epoch, "index": self.index}

@@ -43,20 +43,16 @@ def _weight(layer, in_steps: torch.Tensor, rows: torch.Tensor | None, cols: torc
 
 
 def _batchnorm(bn, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    """MaskedBatchNorm on units ``idx`` only (same formula, same running statistics)."""
-    shape = (1, -1) + (1,) * (x.dim() - 2)
+    """MaskedBatchNorm on units ``idx`` only (same kernel, same running statistics):
+    ``F.batch_norm`` updates gathered copies of the statistics, scattered back."""
+    mean, var = bn.running_mean[idx], bn.running_var[idx]
+    y = F.batch_norm(x, mean, var, bn.weight[idx], bn.bias[idx], bn.training, bn.momentum,
+                     bn.eps)
     if bn.training:
-        dims = [0] + list(range(2, x.dim()))
-        mean, var = x.mean(dims), x.var(dims, unbiased=False)
         with torch.no_grad():
-            n, m = x.numel() // x.shape[1], bn.momentum
-            unbiased = var.detach() * (n / max(n - 1, 1))
-            bn.running_mean.index_copy_(0, idx, (1 - m) * bn.running_mean[idx] + m * mean.detach())
-            bn.running_var.index_copy_(0, idx, (1 - m) * bn.running_var[idx] + m * unbiased)
-    else:
-        mean, var = bn.running_mean[idx], bn.running_var[idx]
-    scale = bn.weight[idx] / torch.sqrt(var + bn.eps)
-    return (x - mean.view(shape)) * scale.view(shape) + bn.bias[idx].view(shape)
+            bn.running_mean.index_copy_(0, idx, mean)
+            bn.running_var.index_copy_(0, idx, var)
+    return y
 
 
 def features(net, x: torch.Tensor, k: int, gates: list | None = None,

@@ -40,12 +40,31 @@ subnet j loses; the last iteration still re-measures and refines.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
 from ..cost import LayerCost, dense_macs, weight_stage
 from .importance import Importance, selection_scores
 from .prune import revive
+
+@dataclass(frozen=True)
+class MoveRules:
+    """Which of our additions to §III-A the moves use (recipe switches, issue 19; all off =
+    the paper as written). ``schedule``: "lines" (every subnet moves what it holds above
+    its own straight MAC line) or "quota" (the paper: every subnet above its target moves
+    the same quota ``(F - T_1) / N`` per iteration, a larger subnet only once it holds
+    more than a quota beyond the next smaller one). ``seeds``: later stages get a unit in
+    every deeper layer first (:func:`seeds`). ``floors``: later stages keep a floor of
+    units per layer (:func:`floors`; off: one unit, so that no subnet loses a layer).
+    ``calibration``: the last iteration brings every subnet to its target in measured
+    rounds and :func:`calibrate` fixes what coarse units leave off."""
+    schedule: str = "lines"
+    seeds: bool = True
+    floors: bool = True
+    calibration: bool = True
+
 
 FINAL_ROUNDS = 3      # measure-and-move rounds in the last iteration (pruning may shift counts)
 FLOOR_SHARE = 0.5     # a later stage keeps >= this x its MAC share x the layer's units (floors)
@@ -97,15 +116,17 @@ class Candidates:
         for i, layer in enumerate(net.hidden):
             units = torch.nonzero(layer.step == j).flatten().cpu().numpy()
             s = scores[i].cpu().numpy()[units]
-            if importance.normalization == "rank" and len(units):
-                s = (np.argsort(np.argsort(s, kind="stable"), kind="stable") + 0.5) / len(units)
-            if len(units):
-                rest = np.argsort(-s, kind="stable")[(keep[i] if keep else 1):]
-                s, units = s[rest], units[rest]
             nxt = self.pairs[i + 1]
             if not layers[i + 1].geom.classifier:
                 nxt = nxt[np.asarray(layers[i + 1].out_steps) == j]
             cost = self.pairs[i].sum(1)[units] + nxt.sum(0)[units]
+            if importance.normalization == "rank" and len(units):
+                s = (np.argsort(np.argsort(s, kind="stable"), kind="stable") + 0.5) / len(units)
+            elif importance.normalization == "per_mac":
+                s = s / np.maximum(cost, 1.0)
+            if len(units):
+                rest = np.argsort(-s, kind="stable")[(keep[i] if keep else 1):]
+                s, units, cost = s[rest], units[rest], cost[rest]
             flat = np.full(layer.step.numel(), -1)
             flat[units] = np.arange(len(rows), len(rows) + len(units))
             self.index.append(flat)
@@ -181,56 +202,70 @@ def move(net, layer_ids: np.ndarray, unit_ids: np.ndarray, j: int) -> None:
 
 def move_from(net, importance: Importance, j: int, growth: float, amount: float,
               surplus: float, target: float, tolerance: float,
-              keep: list[int] | None = None) -> int:
+              keep: list[int] | None = None, seeded: bool = True) -> int:
     """Move stage j's lowest-scoring units worth ``amount`` MACs (see :func:`select`),
-    keeping ``keep[i]`` units of each layer i; return how many moved."""
+    keeping ``keep[i]`` units of each layer i, :func:`seeds` first when ``seeded``;
+    return how many moved."""
     if amount <= 0 or surplus <= tolerance / 2:
         return 0
     c = Candidates(net, importance, j, growth, keep)
     limit = net.subnet_macs()[j - 1] - target + tolerance / 2
-    chosen = select(c, amount, limit, seeds(c, net, j))
+    chosen = select(c, amount, limit, seeds(c, net, j) if seeded else [])
     move(net, c.layer[chosen], c.unit[chosen], j)
     return len(chosen)
 
 
 def construction_moves(net, importance: Importance, targets: list[float], t: int, n_iter: int,
-                       growth: float, tolerance: float) -> list[int]:
+                       growth: float, tolerance: float, rules: MoveRules = MoveRules()
+                       ) -> list[int]:
     """All moves of iteration t (0-based) of ``n_iter`` moving iterations; ``targets`` and
-    ``tolerance`` in MACs. From iteration ``n_iter - 1`` on (the settle iterations of a
-    recipe with ``settle_iterations``, see :mod:`.steppingnet`) every call brings every
-    subnet to its target (usually no move once there). Returns the number of units each
-    subnet gave away."""
-    if t >= n_iter - 1:
-        return _final_moves(net, importance, targets, growth, tolerance)
+    ``tolerance`` in MACs. With ``rules.calibration``, from iteration ``n_iter - 1`` on
+    (the settle iterations of a recipe with ``settle_iterations``, see
+    :mod:`.steppingnet`) every call brings every subnet to its target (usually no move
+    once there). Returns the number of units each subnet gave away."""
+    if rules.calibration and t >= n_iter - 1:
+        return _final_moves(net, importance, targets, growth, tolerance, rules)
     full = dense_macs([layer.geom for layer in net.layers()])
-    left, keep = 1.0 - (t + 1) / n_iter, floors(net, targets)
+    keep = _keep(net, targets, rules)
+    quota = (full - targets[0]) / n_iter
     moved = []
     for j in range(1, net.num_steps + 1):
-        macs = net.subnet_macs()[j - 1]
-        line = targets[j - 1] + (full - targets[j - 1]) * left
-        moved.append(move_from(net, importance, j, growth, macs - line, macs - targets[j - 1],
-                               targets[j - 1], tolerance, keep[j - 1]))
+        macs = net.subnet_macs()
+        if rules.schedule == "quota":
+            gives = j == 1 or macs[j - 1] - macs[j - 2] > quota
+            amount = min(quota, macs[j - 1] - targets[j - 1]) if gives else 0.0
+        else:
+            amount = macs[j - 1] - (targets[j - 1] + (full - targets[j - 1]) * (1.0 - (t + 1) / n_iter))
+        moved.append(move_from(net, importance, j, growth, amount, macs[j - 1] - targets[j - 1],
+                               targets[j - 1], tolerance, keep[j - 1], rules.seeds))
     return moved
 
 
+def _keep(net, targets: list[float], rules: MoveRules) -> list[list[int]]:
+    """Units per stage and layer that never move: :func:`floors`, or one of each."""
+    return floors(net, targets) if rules.floors else [[1] * len(net.hidden)] * net.num_steps
+
+
 def _final_moves(net, importance: Importance, targets: list[float], growth: float,
-                 tolerance: float) -> list[int]:
+                 tolerance: float, rules: MoveRules = MoveRules()) -> list[int]:
     """Last iteration: bring every subnet to its target, measuring after every round,
     then calibrate what coarse units left off target (:func:`calibrate`)."""
-    moved, keep = [0] * net.num_steps, floors(net, targets)
+    moved, keep = [0] * net.num_steps, _keep(net, targets, rules)
     for _ in range(FINAL_ROUNDS):
         for j in range(1, net.num_steps + 1):
             surplus = net.subnet_macs()[j - 1] - targets[j - 1]
             moved[j - 1] += move_from(net, importance, j, growth, surplus, surplus,
-                                      targets[j - 1], tolerance, keep[j - 1])
+                                      targets[j - 1], tolerance, keep[j - 1], rules.seeds)
     for j in range(1, net.num_steps + 1):
-        moved[j - 1] += calibrate(net, importance, j, growth, targets[j - 1], tolerance, keep)
+        moved[j - 1] += calibrate(net, importance, j, growth, targets[j - 1], tolerance, keep,
+                                  targets=targets)
     return moved
 
 
 @torch.no_grad()
 def calibrate(net, importance: Importance, j: int, growth: float, target: float,
-              tolerance: float, keep: list[list[int]] | None = None, max_tries: int = 400) -> int:
+              tolerance: float, keep: list[list[int]] | None = None, max_tries: int = 400,
+              targets: list[float] | None = None) -> int:
     """Our addition for coarse units (the paper does not say how it lands on targets):
     if subnet j is still above target + tolerance/2, its lowest-scoring unit that gets
     it below moves on; if it is below target - tolerance/2, units of larger stages that
@@ -238,18 +273,23 @@ def calibrate(net, importance: Importance, j: int, growth: float, target: float,
     first, then stage j+2's and so on to "unused" (a stage may hold only one fine unit
     per layer when coarse units overshoot, e.g. LeNet-5's conv1 filters), never a
     stage's floor of a layer (``keep[stage][layer]``, :func:`floors`; default 1 unit, see
-    :class:`Candidates`). Subnets below j keep their
-    MACs, so calling this for j = 1..K in order settles them one by one. Returns units
+    :class:`Candidates`). Subnets below j keep their MACs, so calling this for j = 1..K
+    in order settles them one by one. With ``targets`` (all K, in MACs) a move that
+    would take a larger subnet below its target - tolerance/2 (or further below it) is
+    refused: a unit brought back to stage j loses its synapses from stages j+1.., and one
+    moved on cuts its synapses into stage-j units of every larger subnet (issue 19: two
+    LeNet-5 ablations ended 3.6 and 5-7 points under their targets). Returns units
     moved out minus units moved back."""
     half, steps, last = tolerance / 2, [layer.step for layer in net.hidden], net.num_steps
+    harms = _harms_larger(net, j, half, targets)
     moved = 0
     if net.subnet_macs()[j - 1] > target + half:
         c = Candidates(net, importance, j, growth, keep[j - 1] if keep else None)
         over = net.subnet_macs()[j - 1] - target - half
-        fits = [i for i in np.argsort(c.score, kind="stable") if c.cost[i] >= over]
-        if fits:
-            move(net, c.layer[fits[:1]], c.unit[fits[:1]], j)
-            moved += 1
+        for i in [i for i in np.argsort(c.score, kind="stable") if c.cost[i] >= over]:
+            if _try_move(net, c.layer[i], c.unit[i], j, harms):
+                moved += 1
+                break
     scores = selection_scores(importance, j, growth)
     back = [(int(s[u]), -float(scores[i][u]), i, int(u)) for i, s in enumerate(steps)
             for u in torch.nonzero(s > j).flatten().tolist()]
@@ -259,8 +299,36 @@ def calibrate(net, importance: Importance, j: int, growth: float, target: float,
         if m <= last and int((steps[i] == m).sum()) <= (keep[m - 1][i] if keep else 1):
             continue                  # stage m keeps its floor of every layer
         steps[i][u] = j
-        if net.subnet_macs()[j - 1] > target + half:
+        if net.subnet_macs()[j - 1] > target + half or harms():
             steps[i][u] = m
         else:
             moved -= 1
     return moved
+
+
+def _harms_larger(net, j: int, half: float, targets: list[float] | None):
+    """A check, armed now: does the net's current assignment leave a subnet larger than
+    j below its target - ``half`` and below where it stood when the check was armed?"""
+    if targets is None:
+        return lambda: False
+    before = net.subnet_macs()
+
+    def harms() -> bool:
+        now = net.subnet_macs()
+        return any(now[k] < targets[k] - half and now[k] < before[k]
+                   for k in range(j, net.num_steps))
+    return harms
+
+
+def _try_move(net, layer: int, unit: int, j: int, harms) -> bool:
+    """Move one unit from stage j to j+1 (:func:`move`) unless ``harms()`` says that takes
+    a larger subnet below its target; then undo it (steps and revived synapses)."""
+    layers = net.layers()
+    saved = (layers[layer].keep.clone(), layers[layer + 1].keep.clone())
+    move(net, np.array([layer]), np.array([unit]), j)
+    if not harms():
+        return True
+    net.hidden[layer].step[unit] = j
+    layers[layer].keep.copy_(saved[0])
+    layers[layer + 1].keep.copy_(saved[1])
+    return False

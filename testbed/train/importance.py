@@ -23,7 +23,7 @@ class Importance:
     """Accumulated |dL_k / dalpha[k][n]| for subnets k = 1..K and every hidden layer."""
 
     def __init__(self, net, normalization: str = "none"):
-        self.normalization = normalization     # "none" | "mean" | "rank", see selection_scores
+        self.normalization = normalization     # "none" | "mean" | "rank" | "per_mac", see selection_scores
         self.acc = [[torch.zeros(layer.step.numel(), dtype=torch.float64, device=layer.step.device)
                      for layer in net.hidden] for _ in range(net.num_steps)]
 
@@ -48,7 +48,10 @@ def selection_scores(importance: Importance, j: int, growth: float) -> list[torc
     227 fc1 units on 2 conv2 filters in subnet 1. "mean" divides each layer's scores by
     the layer's mean; "rank" (applied by :class:`.construction.Candidates`, within the
     stage's own units of each layer) replaces them by their percentile, so every layer
-    sheds about the same fraction of its units and importance only picks which ones."""
+    sheds about the same fraction of its units and importance only picks which ones;
+    "per_mac" (also applied by :class:`.construction.Candidates`) divides each unit's
+    score by the MACs it costs the subnet, so a coarse unit (a LeNet-5 conv1 filter is 9%
+    of the MACs) is judged by what it buys per MAC (issue 19, cost-aware allocation)."""
     num_steps = len(importance.acc)
     scores = [torch.zeros_like(a) for a in importance.of(j)]
     for k in range(j, num_steps + 1):

@@ -17,13 +17,14 @@ import torch
 
 
 @torch.no_grad()
-def magnitude_prune(net, threshold: float) -> None:
-    """keep = |w| > threshold * std(w), per weight layer (threshold 0: prune nothing)."""
+def magnitude_prune(net, threshold: float, relative: bool = True) -> None:
+    """keep = |w| > threshold * std(w), per weight layer (threshold 0: prune nothing);
+    ``relative=False``: keep = |w| > threshold (recipe ``prune_threshold_mode``)."""
     for layer in net.layers():
         if threshold <= 0:
             layer.keep.fill_(True)
             continue
-        limit = threshold * layer.weight.detach().float().std()
+        limit = threshold * (layer.weight.detach().float().std() if relative else 1.0)
         layer.keep.copy_(layer.weight.detach().abs() > limit)
 
 

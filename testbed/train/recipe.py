@@ -89,6 +89,19 @@ class DataCfg:
 
 
 @dataclass(frozen=True)
+class Compute:
+    """How the arithmetic runs; none of it changes what is trained, except ``precision``.
+    ``threads``: torch's intra-op threads (None: torch's default, one per core; small
+    networks such as LeNet-5 run steadier on 1 when the host is shared, issue 19).
+    ``channels_last``: image batches in NHWC, which CPU convolution kernels prefer.
+    ``precision``: ``bf16`` runs forward passes under bfloat16 autocast (faster on CPU;
+    the accuracy it costs is measured by scripts/bench_train.py, so it is opt-in)."""
+    threads: int | None = knob(None, _positive, "> 0")
+    channels_last: bool = True
+    precision: str = knob("fp32", lambda v: v in ("fp32", "bf16"), "fp32 or bf16")
+
+
+@dataclass(frozen=True)
 class Recipe:
     name: str
     method: str
@@ -102,6 +115,7 @@ class Recipe:
     schedule: Schedule = Schedule()
     teacher: TeacherCfg = TeacherCfg()
     data: DataCfg = DataCfg()
+    compute: Compute = Compute()
     bundle_name: str | None = None                              # default "<arch>-<dataset>-<method>"
     params: Any = field(default=None, metadata={"yaml": False})   # the method's section
     file: str | None = field(default=None, metadata={"yaml": False})
@@ -162,6 +176,9 @@ def parse_section(cls: type, raw: Any, file: str | None, where: str):
         raw = {cls.SHORTHAND: raw}
     if not isinstance(raw, dict):
         raise ConfigError(file, where or None, "a mapping", raw)
+    presets = getattr(cls, "PRESETS", None)
+    if presets and raw.get("preset") in presets:  # a preset's defaults; given keys win
+        raw = {**presets[raw["preset"]], **raw}
     hints = get_type_hints(cls)
     known = [f for f in fields(cls) if f.metadata.get("yaml", True)]
     names = {f.name for f in known}

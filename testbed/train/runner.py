@@ -31,7 +31,7 @@ from ..cost import original_macs
 from ..data import Split, load_split, normalize
 from ..errors import ConfigError, TestbedError
 from ..registry import Registry
-from .common import BatchStream, RunState, evaluate, progress_bar
+from .common import BatchStream, RunState, autocast, evaluate, progress_bar
 from .recipe import Recipe, recipe_dict, recipe_fingerprint
 from .teacher import Teacher, get_teacher
 
@@ -101,7 +101,12 @@ class Context:
     def stream(self, salt: str, batch_size: int | None = None) -> BatchStream:
         """A resumable training-batch stream seeded by (recipe seed, salt)."""
         return BatchStream(self.train, batch_size or self.recipe.batch_size,
-                           (self.recipe.seed, salt), self.recipe.data.augment, self.device)
+                           (self.recipe.seed, salt), self.recipe.data.augment, self.device,
+                           self.recipe.compute.channels_last)
+
+    def autocast(self):
+        """Context for a training forward pass and its loss (``compute.precision``)."""
+        return autocast(self.recipe.compute, self.device)
 
     def evaluate(self, model, forward: Callable, limit: int | None = None) -> list[float]:
         return evaluate(model, forward, self.test, self.device, limit)
@@ -125,6 +130,8 @@ def run_training(recipe: Recipe, data_root, out_dir, device: str = "cpu", *,
         return json.loads((out / "training.json").read_text())
     method = METHODS.get(recipe.method, recipe.file, "method")
     dev = _device(device)
+    if recipe.compute.threads is not None:
+        torch.set_num_threads(recipe.compute.threads)
     train, test = _splits(recipe, data_root)
     ctx = Context(recipe, train, test, dev, out,
                   original_macs(recipe.arch, len(train.classes), train.info.shape),

@@ -98,9 +98,10 @@ class _StaticRun:
                 break
             x, y = self.stream.next()
             x, y = x[: quota - self.done_k], y[: quota - self.done_k]
-            loss, _ = joint_loss(lambda xx, k: compact.forward(net, xx, k), x, y, [1],
-                                 teacher_logits(self.ctx, x),
-                                 self.p.gamma if self.p.distillation else 0.0)
+            teacher = teacher_logits(self.ctx, x)
+            with self.ctx.autocast():
+                loss, _ = joint_loss(lambda xx, k: compact.forward(net, xx, k), x, y, [1],
+                                     teacher, self.p.gamma if self.p.distillation else 0.0)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             sgd_step(self.opt, lr_at(r.schedule, r.optimizer.lr, self.done_k / quota),

@@ -31,19 +31,32 @@ from ..nets import NestedNet
 from . import compact
 from .common import (derive_seed, distill_loss, lr_at, make_sgd, param_stages, sgd_step,
                      suppression_scales)
-from .construction import construction_moves
+from .construction import MoveRules, construction_moves
 from .importance import Importance, new_gates
 from .prune import magnitude_prune
 from .recipe import SECTIONS, knob
+from .warmstart import embed_teacher
 from .runner import METHODS, Context, TrainResult
 
 # §IV: training batches per construction iteration (LeNets 250, VGG-16 100).
 PAPER_BATCHES = {"lenet3c1l": 250, "lenet5": 250, "vgg16": 100}
+# ``preset: faithful`` turns every addition of ours off (the paper as written, issue 19).
+# The pruning threshold stays relative: the paper cites [14], whose threshold is a
+# multiple of the layer's weight std, and its own value is lost in our copy ("set to .").
+SWITCHES = ("preset", "score_normalization", "settle_iterations", "mac_schedule", "seed_stages",
+            "floors", "calibration", "prune_first", "prune_threshold_mode", "init")
+PRESETS = {
+    "ours": {},
+    "faithful": {"score_normalization": "none", "settle_iterations": 0, "mac_schedule": "quota",
+                 "seed_stages": False, "floors": False, "calibration": False,
+                 "prune_first": False, "init": "teacher"},
+}
 
 
 @SECTIONS.register("steppingnet")
 @dataclass(frozen=True)
 class SteppingNetParams:
+    PRESETS = PRESETS        # (not a field) read by recipe.parse_section for ``preset:``
     iterations: int = knob(300, lambda v: v > 0, "> 0")             # §IV: 300 iterations
     # Our addition (0 = the paper): the last ``settle_iterations`` construction iterations
     # move no unit beyond keeping every subnet at its target, so the stages filled last
@@ -51,8 +64,26 @@ class SteppingNetParams:
     settle_iterations: int = knob(0, lambda v: v >= 0, ">= 0")
     # Our addition ("none" = the paper's global ranking of raw scores): how eq. 3 scores
     # of different layers are put on one scale, see importance.selection_scores.
-    score_normalization: str = knob("rank", lambda v: v in ("rank", "mean", "none"),
-                                    '"rank", "mean" or "none"')
+    score_normalization: str = knob("rank", lambda v: v in ("rank", "mean", "none", "per_mac"),
+                                    '"rank", "mean", "none" or "per_mac"')
+    # Our additions to the moves (construction.MoveRules; the paper: quota, false, false,
+    # false): per-subnet MAC lines instead of one quota, seeded stages, floors, calibration.
+    mac_schedule: str = knob("lines", lambda v: v in ("lines", "quota"), '"lines" or "quota"')
+    seed_stages: bool = True
+    floors: bool = True
+    calibration: bool = True
+    # Our order: prune, then move (a unit's price counts only its live weights); the
+    # paper prunes "after neurons in the subnets are updated in an iteration".
+    prune_first: bool = True
+    # "relative" (x the layer's weight std, as [14] defines it) or "absolute" (|w| > value)
+    prune_threshold_mode: str = knob("relative", lambda v: v in ("relative", "absolute"),
+                                     '"relative" or "absolute"')
+    # "random" (ours) or "teacher": subnet 1 starts as the original network embedded in
+    # the expanded one (§III-A: "initialized with the original neural network"), extra
+    # units' outgoing weights zero, so it computes exactly the teacher's function.
+    init: str = knob("random", lambda v: v in ("random", "teacher"), '"random" or "teacher"')
+    # A named set of defaults for the switches above; keys given in the recipe win.
+    preset: str = knob("ours", lambda v: v in PRESETS, " or ".join(f'"{p}"' for p in ("ours", "faithful")))
     batches_per_iteration: int | None = knob(None, lambda v: v > 0, "> 0")  # None: PAPER_BATCHES
     beta: float = knob(0.9, lambda v: 0 < v <= 1, "in (0, 1]")      # §IV: LR suppression base
     importance_growth: float = knob(1.5, lambda v: v > 0, "> 0")    # §IV: eq. 3 weights x1.5 per subnet
@@ -89,6 +120,8 @@ class _Run:
         self.net = NestedNet(r.arch, r.width, ctx.num_classes, r.num_steps,
                              ctx.train.info.shape).to(ctx.device)
         self._check_targets()
+        if self.p.init == "teacher":
+            embed_teacher(self.net, ctx.teacher.model)
         if self.p.settle_iterations >= self.p.iterations:
             raise ConfigError(r.file, "steppingnet.settle_iterations",
                               f"fewer than iterations ({self.p.iterations})", self.p.settle_iterations)
@@ -127,9 +160,10 @@ class _Run:
     # -- one training step -----------------------------------------------------------
     def _train_step(self, x, y, k: int, lr: float, scales, gates=None, teacher=None,
                     straight_through: bool = False) -> float:
-        logits = compact.forward(self.net, x, k, gates, straight_through)
         gamma = self.p.gamma if self.p.distillation else 0.0
-        loss = distill_loss(logits, teacher, y, gamma)
+        with self.ctx.autocast():
+            logits = compact.forward(self.net, x, k, gates, straight_through)
+            loss = distill_loss(logits, teacher, y, gamma)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         sgd_step(self.opt, lr, self.ctx.recipe.optimizer.weight_decay, scales)
@@ -153,12 +187,18 @@ class _Run:
         n, k_all = self.p.iterations, self.net.num_steps
         total = n * self.batches * k_all
         bar = self.ctx.progress(n * self.batches, "construction", self.done * self.batches, "batch")
+        rules = MoveRules(self.p.mac_schedule, self.p.seed_stages, self.p.floors,
+                          self.p.calibration)
+        relative = self.p.prune_threshold_mode == "relative"
         for t in range(self.done, n):
             losses = self._construction_round(t, total, bar)
-            magnitude_prune(self.net, self.p.prune_threshold)
+            if self.p.prune_first:
+                magnitude_prune(self.net, self.p.prune_threshold, relative)
             moved = construction_moves(self.net, self.importance, self.targets, t,
                                        n - self.p.settle_iterations,
-                                       self.p.importance_growth, self.tolerance)
+                                       self.p.importance_growth, self.tolerance, rules)
+            if not self.p.prune_first:
+                magnitude_prune(self.net, self.p.prune_threshold, relative)
             self._log_iteration(t, losses, moved, bar)
             self.done = t + 1
             self._save()
@@ -239,5 +279,6 @@ class _Run:
             progress={"iterations": self.p.iterations, "epochs": self.p.retrain_epochs,
                       "batches_per_iteration": self.batches},
             ablations={"lr_suppression": self.p.lr_suppression,
-                       "distillation": self.p.distillation, "width": self.ctx.recipe.width},
+                       "distillation": self.p.distillation, "width": self.ctx.recipe.width,
+                       **{k: getattr(self.p, k) for k in SWITCHES}},
             history=self.history, extra={"targets_reached": all(reached)})

@@ -23,7 +23,7 @@ from ..checkpoint import load_checkpoint, save_checkpoint
 from ..data import Split
 from ..errors import ConfigError
 from ..nets import NestedNet
-from .common import (BatchStream, RunState, derive_seed, evaluate, lr_at, make_sgd,
+from .common import (BatchStream, RunState, autocast, derive_seed, evaluate, lr_at, make_sgd,
                      progress_bar, sgd_step)
 from .recipe import Optimizer, Recipe
 
@@ -41,6 +41,8 @@ def cache_key(recipe: Recipe) -> str:
     what = {"arch": recipe.arch, "dataset": recipe.dataset, "seed": recipe.seed,
             "teacher": asdict(replace(recipe.teacher, checkpoint=None)),
             "train_limit": recipe.data.train_limit, "augment": recipe.data.augment}
+    if recipe.compute.precision != "fp32":  # (keeps the keys of fp32 teachers as they were)
+        what["precision"] = recipe.compute.precision
     return f"{recipe.arch}-{recipe.dataset}-{derive_seed(json.dumps(what, sort_keys=True)):016x}"
 
 
@@ -93,7 +95,8 @@ def _train(recipe: Recipe, train: Split, device, state: RunState, show: bool):
     torch.manual_seed(derive_seed(recipe.seed, "teacher-init"))
     model = NestedNet(recipe.arch, 1.0, len(train.classes), 1, train.info.shape).to(device)
     opt = make_sgd(model.parameters(), Optimizer(lr=cfg.lr, momentum=cfg.momentum))
-    stream = BatchStream(train, cfg.batch_size, (recipe.seed, "teacher"), recipe.data.augment, device)
+    stream = BatchStream(train, cfg.batch_size, (recipe.seed, "teacher"), recipe.data.augment,
+                         device, recipe.compute.channels_last)
     epoch, samples = 0, 0
     saved = state.load()
     if saved is not None:
@@ -107,7 +110,8 @@ def _train(recipe: Recipe, train: Split, device, state: RunState, show: bool):
     for epoch in range(epoch, cfg.epochs):
         for b in range(stream.per_epoch):
             x, y = stream.next()
-            loss = F.cross_entropy(model(x), y)
+            with autocast(recipe.compute, device):
+                loss = F.cross_entropy(model(x), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             sgd_step(opt, lr_at(cfg.schedule, cfg.lr, (epoch * stream.per_epoch + b) / total),

@@ -1,0 +1,51 @@
+"""Compute settings (recipe ``compute:``, issue 19): layout and threads change how fast
+training runs, not what it learns."""
+
+import dataclasses
+
+import pytest
+
+from testbed.errors import ConfigError
+from testbed.train.recipe import load_recipe, parse_recipe
+from testbed.train.runner import run_training
+
+from .conftest import SMOKE
+
+
+def test_the_smoke_run_learns_the_same_in_either_memory_layout(smoke_reference, tmp_path):
+    """The reference run uses channels_last (the default); in NCHW the float rounding
+    differs, so unit moves may differ slightly, but the subnets end as accurate."""
+    summary, _, _ = smoke_reference
+    recipe = load_recipe(SMOKE)
+    nchw = dataclasses.replace(recipe, compute=dataclasses.replace(recipe.compute,
+                                                                   channels_last=False))
+    other = run_training(nchw, None, tmp_path / "run", show_progress=False,
+                         teacher_cache=tmp_path / "teachers")
+    mine = [s["accuracy"] for s in summary["subnets"]]
+    theirs = [s["accuracy"] for s in other["subnets"]]
+    assert mine == pytest.approx(theirs, abs=0.05)
+    assert [s["macs"] for s in summary["subnets"]] == pytest.approx(
+        [s["macs"] for s in other["subnets"]], rel=0.05)
+
+
+@pytest.mark.parametrize("bad, field", [({"precision": "fp16"}, "compute.precision"),
+                                        ({"threads": 0}, "compute.threads"),
+                                        ({"fast": True}, "compute.fast")])
+def test_bad_compute_settings_name_the_field(bad, field):
+    import yaml
+    raw = yaml.safe_load(SMOKE.read_text())
+    raw["compute"] = bad
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+        parse_recipe(raw, str(SMOKE))
+
+
+def test_the_batch_stream_hands_out_the_layout_asked_for():
+    import torch
+    from testbed.data import load_split
+    from testbed.train.common import BatchStream
+    recipe = load_recipe(SMOKE)
+    split = load_split(recipe.dataset, None, "train")
+    for channels_last in (False, True):
+        x, _ = BatchStream(split, 8, (0, "t"), channels_last=channels_last).next()
+        assert x.is_contiguous(memory_format=torch.channels_last) == channels_last
+        assert x.is_contiguous() != channels_last
