@@ -84,6 +84,7 @@ def _carry(g: GraphBuilder, net: FoldedNet, i: int, k: int, plan: StatePlan,
         out = f"state.{name}"
         if len(parts) > 1:
             g.op("Concat", parts, out=out, axis=1)
+            parts = [out]            # the next layer reads the state itself: one Concat, not two
         else:
             g.op("Identity", parts, out=out)
         g.output(out, [BATCH, *state_shape(net.hidden[i], k)])

@@ -24,6 +24,10 @@ from .fold import FoldedLayer, FoldedNet
 
 def unfold_stages(models: list[onnx.ModelProto], label: str = "bundle") -> FoldedNet:
     props = {p.key: p.value for p in models[0].metadata_props}
+    fmt = props.get("testbed.stage_format", "concat")
+    if fmt != "concat":
+        raise BundleError(f"{label}: stage 1 is in stage format {fmt!r}; only 'concat' stage "
+                          f"graphs can be rebuilt into a network")
     try:
         geoms = [_geom(d) for d in json.loads(props["testbed.layers"])]
         input_shape = tuple(json.loads(props["testbed.input_shape"]))
