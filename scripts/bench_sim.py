@@ -26,6 +26,13 @@ LeNet-3C1L's 10.57 MMACs), which is all the simulator's speed depends on.
 
     python scripts/bench_sim.py                        # the figures in README
     python scripts/bench_sim.py --hours 0.05 --long-hours 0.2 --sweep-duration 2  # smoke
+
+4. Task sets (issue 20; ``--tasks-only`` runs just this): the same camera and system on a
+   task-set platform (``scenarios/autonomous_brake_rt.yaml``'s tasks, fixed priority,
+   20 us per switch) beside the fluid scenario, per job (DNN frames plus task jobs; per
+   DNN job too), timed interleaved; and a two-task rate-monotonic set beside SimSo
+   (``--simso-python``: SimSo needs SimPy 2, so it lives in its own venv, never a
+   dependency). Targets: within 2x of the fluid model per job, 10x faster than SimSo.
 """
 
 from __future__ import annotations
@@ -188,6 +195,132 @@ def speed_child(tree: str, scenario_path: str) -> None:
     print(time_simulation(load_scenario(scenario_path), 1))
 
 
+# -- task sets (issue 20) -----------------------------------------------------------------
+
+TASKS_SYSTEM = ("steppingnet", "deadline_aware")
+TARGET_VS_FLUID, TARGET_VS_SIMSO = 2.0, 10.0
+BRAKE_TASKS = [  # scenarios/autonomous_brake_rt.yaml's tasks
+    {"name": "control", "kind": "periodic", "period_ms": 10,
+     "execution_ms": {"dist": "uniform", "low": 0.3, "high": 0.8}, "priority": 4},
+    {"name": "fusion", "kind": "sporadic", "rate_hz": 10, "min_gap_ms": 50,
+     "execution_ms": {"dist": "uniform", "low": 2, "high": 10}, "priority": 3,
+     "deadline_ms": 50},
+    {"name": "planning", "kind": "periodic", "period_ms": 100, "offset_ms": 5,
+     "execution_ms": {"dist": "lognormal", "median": 12, "sigma": 0.3, "max_ms": 25},
+     "priority": 2}]
+TWO_TASKS = (("control", 10.0, 2.0), ("camera", 33.333, 20.0))  # name, period ms, C ms
+
+
+def task_scenarios(folder: Path, duration_s: float) -> dict[str, Path]:
+    """The fluid bench scenario, the same camera on a task-set platform (the brake tasks,
+    20 us per switch), and the two-task set SimSo also runs (the DNN class never arrives:
+    only the scheduler is timed)."""
+    out = {}
+    fluid = scenario_dict([TASKS_SYSTEM], folder / "models", duration_s)
+    fluid["workload"][0]["priority"] = 1
+    tasks = {**fluid, "budget": {"kind": "tasks", "scheduler": "fixed_priority",
+                                 "context_switch_us": 20, "tasks": BRAKE_TASKS}}
+    two = {**fluid, "workload": [{"name": "none", "kind": "periodic", "period_ms": 1e9,
+                                  "offset_ms": 1e9, "deadline_ms": 30}],
+           "budget": {"kind": "tasks", "scheduler": "fixed_priority", "tasks": [
+               {"name": n, "kind": "periodic", "period_ms": t, "execution_ms": c,
+                "priority": -i} for i, (n, t, c) in enumerate(TWO_TASKS)]}}
+    for name, raw in (("fluid", fluid), ("tasks", tasks), ("two_tasks", two)):
+        out[name] = folder / f"{name}.yaml"
+        out[name].write_text(yaml.safe_dump(raw, sort_keys=False))
+    return out
+
+
+def time_counted(scenario) -> tuple[float, int, int]:
+    """(CPU s, DNN jobs, non-DNN task jobs) of one simulation."""
+    from testbed.sim.engine import simulate
+    count = [0]
+    start = time.process_time()
+    result = simulate(scenario, keep=False,
+                      on_record=lambda r: count.__setitem__(0, count[0] + 1))
+    cpu = time.process_time() - start
+    tasks = sum(t["jobs"] for system in result.tasks.values() for t in system.values())
+    return cpu, count[0], tasks
+
+
+SIMSO_CHILD = """
+import sys, time
+from simso.configuration import Configuration
+from simso.core import Model
+c = Configuration()
+c.duration = int(float(sys.argv[1]) * 1000 * c.cycles_per_ms)
+for i, (name, period, wcet) in enumerate(%r):
+    c.add_task(name=name, identifier=i + 1, period=period, activation_date=0, wcet=wcet,
+               deadline=period)
+c.add_processor(name="CPU 1", identifier=1)
+c.scheduler_info.clas = "simso.schedulers.RM"
+c.check_all()
+model = Model(c)
+start = time.process_time()
+model.run_model()
+cpu = time.process_time() - start
+print(cpu, sum(len(t.jobs) for t in model.results.tasks))
+"""
+
+
+def time_simso(python: str, duration_s: float) -> tuple[float, int]:
+    """(CPU s, jobs) of SimSo (in ``python``, where ``import simso`` works) on TWO_TASKS."""
+    out = subprocess.run([python, "-c", SIMSO_CHILD % (TWO_TASKS,), str(duration_s)],
+                         capture_output=True, text=True, check=True)
+    cpu, jobs = out.stdout.split()[-2:]
+    return float(cpu), int(jobs)
+
+
+def simso_python(given: str | None) -> str | None:
+    """An interpreter where ``import simso`` works: ``given``, else this one if it can."""
+    candidates = [given] if given else [sys.executable]
+    for python in candidates:
+        ok = subprocess.run([python, "-c", "import simso"], capture_output=True).returncode == 0
+        if ok:
+            return python
+    return None
+
+
+def task_speed(folder: Path, hours: float, repeat: int, simso: str | None) -> dict:
+    """Per-job CPU cost of a task-set platform beside the fluid one (same camera, system
+    and duration), and of the two-task set beside SimSo; each pair timed interleaved, so
+    both see the same machine load. Best of ``repeat``."""
+    from testbed.scenario import load_scenario
+    paths = task_scenarios(folder, hours * 3600)
+    scenarios = {k: load_scenario(p) for k, p in paths.items()}
+    best = {k: (float("inf"), 0, 0) for k in scenarios}
+    python = simso_python(simso)
+    simso_best = (float("inf"), 0)
+    for _ in range(repeat):
+        for name, sc in scenarios.items():
+            best[name] = min(best[name], time_counted(sc))
+        if python:
+            simso_best = min(simso_best, time_simso(python, hours * 3600))
+    rows = {}
+    for name, (cpu, dnn, tasks) in best.items():
+        rows[name] = {"cpu_s": round(cpu, 3), "dnn_jobs": dnn, "task_jobs": tasks,
+                      "us_per_job": round(cpu / (dnn + tasks) * 1e6, 2),
+                      "us_per_dnn_job": round(cpu / dnn * 1e6, 2) if dnn else None}
+    out = {"system": "/".join(TASKS_SYSTEM), "simulated_s": hours * 3600, "runs": rows,
+           "ratio_tasks_to_fluid_per_job": round(rows["tasks"]["us_per_job"]
+                                                 / rows["fluid"]["us_per_job"], 2),
+           "ratio_tasks_to_fluid_per_dnn_job": round(rows["tasks"]["us_per_dnn_job"]
+                                                     / rows["fluid"]["us_per_dnn_job"], 2),
+           "target_vs_fluid": TARGET_VS_FLUID, "two_task_set": [list(t) for t in TWO_TASKS]}
+    out["met_vs_fluid"] = out["ratio_tasks_to_fluid_per_job"] <= TARGET_VS_FLUID
+    if python:
+        cpu, jobs = simso_best
+        simso_us = cpu / jobs * 1e6
+        out["simso"] = {"python": python, "cpu_s": round(cpu, 3), "jobs": jobs,
+                        "us_per_job": round(simso_us, 2)}
+        out["speedup_vs_simso_per_job"] = round(simso_us / rows["two_tasks"]["us_per_job"], 1)
+        out["target_vs_simso"] = TARGET_VS_SIMSO
+        out["met_vs_simso"] = out["speedup_vs_simso_per_job"] >= TARGET_VS_SIMSO
+    else:
+        out["simso"] = None  # not importable: `pip install simso` in a separate venv
+    return out
+
+
 # -- memory -----------------------------------------------------------------------------
 
 def memory_child(scenario_path: str, jobs_csv: str) -> None:
@@ -285,8 +418,13 @@ def main(argv=None) -> int:
     p.add_argument("--long-hours", type=float, default=24.0, help="long run of the memory test")
     p.add_argument("--sweep-duration", type=float, default=60.0,
                    help="simulated seconds per sweep point")
-    p.add_argument("--out", default=str(ROOT / "reports" / "bench" / "bench_sim.json"))
+    p.add_argument("--out")
     p.add_argument("--baseline", help="checkout of an earlier commit to time beside this one")
+    p.add_argument("--tasks-only", action="store_true",
+                   help="only the task-set comparison (issue 20), written to "
+                        "reports/bench/bench_sim_tasks.json unless --out is given")
+    p.add_argument("--simso-python", help="an interpreter where `import simso` works (SimSo "
+                   "needs SimPy 2: install it in its own venv); default: this one, if it can")
     p.add_argument("--memory-child", nargs=2, metavar=("SCENARIO", "JOBS_CSV"), help=argparse.SUPPRESS)
     p.add_argument("--speed-child", nargs=2, metavar=("TREE", "SCENARIO"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -299,17 +437,21 @@ def main(argv=None) -> int:
     words = argv if argv is not None else sys.argv[1:]
     shown = [w for i, w in enumerate(words) if "--out" not in (w.split("=")[0], words[i - 1] if i else "")]
     command = " ".join(["python scripts/bench_sim.py", *shown])
+    default = "bench_sim_tasks.json" if args.tasks_only else "bench_sim.json"
     with tempfile.TemporaryDirectory(prefix="bench_sim-") as tmp:
         folder = Path(tmp)
         make_models(folder)
-        doc = {"command": command, "host": host(),
-               "speed": speed(folder, args.hours, args.repeat, args.baseline),
-               "memory": memory(folder, (args.hours, args.long_hours)),
-               "sweep": sweep(folder, args.sweep_duration, (1, 2))}
-    doc["verdict"] = verdict(doc)
+        doc = {"command": command, "host": host()}
+        if not args.tasks_only:
+            doc.update(speed=speed(folder, args.hours, args.repeat, args.baseline),
+                       memory=memory(folder, (args.hours, args.long_hours)),
+                       sweep=sweep(folder, args.sweep_duration, (1, 2)))
+        doc["tasks"] = task_speed(folder, args.hours, args.repeat, args.simso_python)
+    if not args.tasks_only:
+        doc["verdict"] = verdict(doc)
     text = json.dumps(doc, indent=2)
     print(text)
-    out = Path(args.out)
+    out = Path(args.out or ROOT / "reports" / "bench" / default)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text + "\n")
     return 0

@@ -15,7 +15,8 @@ cp "$run/training.json" "reports/training/cpu-$arch-$method.json"
 testbed export "$run/model.pt" --out "$bundle" --data-root "$data"
 testbed profile "$bundle"
 testbed compare-training reports/training/cpu-*.json --out reports/training
-for s in autonomous_brake mobile_powersave thermal_throttle emergency_events faults drone_obstacle; do
+for s in autonomous_brake mobile_powersave thermal_throttle emergency_events faults drone_obstacle \
+         autonomous_brake_rt phone_ui_rt; do
     testbed run "scenarios/$s.yaml"
 done
 testbed run scenarios/autonomous_brake.yaml --deadlines 10,15,20,25,30 \

@@ -337,6 +337,11 @@ def _system_info(system, agreement: Mapping, tuning: Mapping) -> dict:
         info["bound_of"] = system.bound_of
     if system.name in agreement:
         info["live_agreement"] = agreement[system.name]
+    if getattr(system, "classes", ()):  # task sets: classes with their own bundle
+        info["class_models"] = {c.name: {"bundle": c.bundle.manifest.name,
+                                         "policy": policy_name(c.policy),
+                                         "policy_params": dataclasses.asdict(c.policy)}
+                                for c in system.classes}
     return info
 
 
@@ -370,4 +375,4 @@ def build_report(main: Run, curve, tuning: Mapping[str, dict] | None = None,
         events=main.collector.events, events_seed=main.seeds[0],
         budget=_budget(first.trace, sc.duration_s, sc.platform.peak_gmacs),
         window=main.collector.window, wall_s=wall_s,
-        jobs_file=jobs_file, jobs_note=jobs_note)
+        jobs_file=jobs_file, jobs_note=jobs_note, tasks=main.collector.task_summary())

@@ -18,7 +18,7 @@ from . import __version__
 from .errors import TestbedError
 
 COMMANDS = ("run", "train", "export", "profile", "trace", "sweep", "info", "inspect",
-            "compare-training")
+            "compare-training", "validate", "calibrate")
 
 EPILOG = """\
 examples (testbed COMMAND --help shows more):

@@ -35,8 +35,9 @@ from .errors import BundleError, ConfigError, TestbedError
 from .sim.budgets import BUDGETS, TraceFile
 from .sim.faults import Faults
 from .sim.params import failer, join, parse, parse_kind
-from .sim.platform import COST_MODELS, Platform, read_profile
+from .sim.platform import COST_MODELS, Platform, load_platform, read_profile
 from .sim.policies import POLICIES, Policy
+from .sim.rt.tasks import check_task_set, parse_task_set
 from .sim.workload import JobClass, parse_workload
 from .tuning import OBJECTIVES, TuningSpec, candidates
 
@@ -58,8 +59,22 @@ class SystemSpec:
     bundle: Bundle
     policy: Policy
     profile_ms: tuple[float, ...] | None = None  # per stage, for cost_model: profiled
+    graphs: tuple | None = None  # per stage: StageGraph, for cost_model: latency
     candidates: tuple[Policy, ...] = ()  # settings to tune over (two or more), else ()
     bound_of: str | None = None          # a bound system: the system whose bundle it drives
+    classes: tuple = ()  # task sets: ClassModel per workload class with its own bundle
+
+
+@dataclass(frozen=True)
+class ClassModel:
+    """A workload class that a system runs with its own bundle and policy."""
+    job_class: int               # index into the workload
+    model: Path
+    bundle: Bundle
+    policy: Policy
+    profile_ms: tuple[float, ...] | None = None
+    graphs: tuple | None = None
+    name: str = ""               # the class's name
 
 
 @dataclass(frozen=True)
@@ -219,6 +234,7 @@ def parse_scenario(raw: dict, file: Path, with_systems: bool = True) -> Scenario
     if cost_model not in COST_MODELS:
         raise ConfigError(file, "cost_model", f"one of {', '.join(COST_MODELS)}", cost_model)
     scenario = _scenario(raw, file, base, workload, cost_model, with_systems)
+    check_task_set(scenario, file)
     for where in ("workload", "budget", "faults"):
         _check_scale(getattr(scenario, where), scenario.horizon_s, file, where)
     return scenario
@@ -235,7 +251,7 @@ def _scenario(raw: dict, file: Path, base: Path, workload, cost_model: str,
         path=file,
         seed=_seed(raw.get("seed", 0), file),
         duration_s=_duration(raw["duration_s"], file),
-        platform=parse(Platform, raw["platform"], str(file), "platform"),
+        platform=load_platform(raw["platform"], file, cost_model),
         budget=_budget(raw["budget"], file, base),
         workload=workload,
         cost_model=cost_model,
@@ -363,6 +379,8 @@ def _duration(value: object, file: Path) -> float:
 
 
 def _budget(raw: object, file: Path, base: Path):
+    if isinstance(raw, dict) and raw.get("kind") == "tasks":  # issue 20: a task set
+        return parse_task_set(raw, file)
     budget = parse_kind(BUDGETS, raw, str(file), "budget")
     if isinstance(budget, TraceFile):
         if not is_file(base / budget.file):
@@ -395,10 +413,13 @@ def _systems(raw: object, file: Path, base: Path, workload: tuple[JobClass, ...]
     for i, spec in enumerate(systems):
         if spec.name in [s.name for s in systems[:i]]:
             raise ConfigError(file, f"systems.{i}.name", "a name not used before", spec.name)
-        if not np.array_equal(np.unique(spec.bundle.eval.sample_ids), samples):
-            raise ConfigError(file, f"systems.{i}.model", "a bundle evaluated on the same "
-                              "samples as systems.0 (every system must see the same images)",
-                              str(spec.model))
+        for where, model, bundle in [(f"systems.{i}.model", spec.model, spec.bundle)] + [
+                (f"systems.{i}.classes.{workload[c.job_class].name}.model", c.model, c.bundle)
+                for c in spec.classes]:
+            if not np.array_equal(np.unique(bundle.eval.sample_ids), samples):
+                raise ConfigError(file, where, "a bundle evaluated on the same samples as "
+                                  "systems.0 (every system must see the same images)",
+                                  str(model))
     return systems
 
 
@@ -414,7 +435,7 @@ def _system(raw: object, file: Path, where: str, base: Path, workload, cost_mode
             bundles: dict[Path, Bundle], faults: Faults | None = None) -> SystemSpec:
     if not isinstance(raw, dict):
         raise ConfigError(file, where, "a mapping with name, model, policy", raw)
-    _check_keys(raw, SYSTEM_KEYS, SYSTEM_KEYS, file, where)
+    _check_keys(raw, SYSTEM_KEYS + ("classes",), SYSTEM_KEYS, file, where)
     name = _string(raw["name"], file, f"{where}.name")
     model = (base / _string(raw["model"], file, f"{where}.model")).resolve()
     if model not in bundles:
@@ -422,8 +443,42 @@ def _system(raw: object, file: Path, where: str, base: Path, workload, cost_mode
     bundle = bundles[model]
     options = _policies(raw["policy"], bundle, workload, faults, file, f"{where}.policy")
     profile = read_profile(bundle) if cost_model == "profiled" else None
-    return SystemSpec(name, model, bundle, options[0], profile,
-                      options if len(options) > 1 else ())
+    graphs = _graphs(bundle, file, f"{where}.model") if cost_model == "latency" else None
+    classes = tuple(_class_model(entry, file, f"{where}.classes.{key}", base, workload,
+                                 cost_model, bundles, faults, key)
+                    for key, entry in _mapping(raw.get("classes", {}), file,
+                                               f"{where}.classes").items())
+    return SystemSpec(name, model, bundle, options[0], profile, graphs,
+                      options if len(options) > 1 else (), classes=classes)
+
+
+def _mapping(value: object, file: Path, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise ConfigError(file, where, "a mapping", value)
+    return value
+
+
+def _class_model(raw: object, file: Path, where: str, base: Path, workload, cost_model: str,
+                 bundles: dict, faults, name: str) -> ClassModel:
+    """A workload class with its own bundle and (fixed, untuned) policy in a system:
+    ``classes: {radar: {model, policy}}`` (task-set platforms only; issue 20)."""
+    names = [c.name for c in workload]
+    if name not in names:
+        raise ConfigError(file, where, f"a workload class ({', '.join(names)})", name)
+    raw = _mapping(raw, file, where)
+    _check_keys(raw, ("model", "policy"), ("model", "policy"), file, where)
+    spec = _system({"name": name, **raw}, file, where, base, workload, cost_model, bundles,
+                   faults)
+    if spec.candidates:
+        raise ConfigError(file, f"{where}.policy", "one fixed policy (a class's own model "
+                          "is not tuned)", raw["policy"])
+    return ClassModel(names.index(name), spec.model, spec.bundle, spec.policy,
+                      spec.profile_ms, spec.graphs, name)
+
+
+def _graphs(bundle: Bundle, file: Path, where: str) -> tuple:
+    from .calibrate.graphs import bundle_graphs  # imports onnx: only for cost_model: latency
+    return bundle_graphs(bundle, file, where)
 
 
 def _bundle(model: Path, file: Path, where: str) -> Bundle:

@@ -17,8 +17,8 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..sim.records import JobRecord, StageEvent
-from .metrics import (MK, SeedSummary, SystemSummary, check_mk, combine, final_latencies,
-                      seed_summaries)
+from .metrics import (MK, SeedSummary, SystemSummary, check_mk, combine, combine_tasks,
+                      final_latencies, seed_summaries)
 from .plots import WINDOW_S
 from .writers import JobsCsvWriter
 
@@ -39,6 +39,7 @@ class RunCollector:
         self.latencies_s: dict[str, list[float]] = {n: [] for n in self.systems}
         self.events: list[StageEvent] = []
         self.first = None          # the first run's result object (for its budget trace)
+        self.tasks: list[dict] = []  # task sets (issue 20): each run's per-task statistics
 
     def add(self, seed: int, records: Iterable[JobRecord],
             events: Iterable[StageEvent] = (), result=None) -> None:
@@ -53,10 +54,16 @@ class RunCollector:
                                         quality_bar=self.quality_bar, mk=self.mk)
         for name, values in final_latencies(records).items():
             self.latencies_s.setdefault(name, []).extend(values)
+        if getattr(result, "tasks", None):
+            self.tasks.append(result.tasks)
         if len(self.seeds) == 1:
             t0, t1 = self.window
             self.events = [e for e in events if e.end_s >= t0 and e.start_s <= t1]
             self.first = result
+
+    def task_summary(self) -> dict[str, dict]:
+        """The non-DNN tasks over every run (empty unless the budget is a task set)."""
+        return combine_tasks(self.tasks)
 
     def summaries(self) -> dict[str, SystemSummary]:
         return combine(self.per_seed, systems=self.systems, seeds=self.seeds)

@@ -17,7 +17,9 @@ caller only). ``metrics.json``::
                         "answer_share": {"1": INTERVAL, ..., "K": INTERVAL},
                         "paired": {METRIC: {"mean", "ci95", "n"}}}},   # not the reference
      "deadline_sweep": [{"deadline_ms": float,
-                         "systems": {NAME: {"metrics": {METRIC: INTERVAL}}}}]}
+                         "systems": {NAME: {"metrics": {METRIC: INTERVAL}}}}],
+     "tasks": {TASK: {"worst_response_ms", "rta_bound_ms", "deadline_misses", "jobs",
+                      "systems": {NAME: {...the same four}}}}}   # task-set budgets only
 
     INTERVAL = {"mean": float|null, "ci95": [low, high]|null, "n": int,
                 "per_seed": [float|null, ...]}   # aligned with "seeds"
@@ -79,6 +81,7 @@ class Report:
     quality_bar: float | None = None
     mk: tuple[int, int] = MK
     objective: str = "accuracy_at_deadline"
+    tasks: Mapping[str, dict] = field(default_factory=dict)  # task sets: non-DNN tasks
 
 
 def reference_of(report: Report) -> str | None:
@@ -136,7 +139,7 @@ def _system_doc(summary: SystemSummary, info: Mapping | None = None, classes: bo
 def metrics_document(report: Report) -> dict:
     """The ``metrics.json`` object (see the module docstring for its schema)."""
     diffs = paired_of(report)
-    return {
+    doc = {
         "format_version": FORMAT_VERSION,
         "scenario": report.scenario,
         "scenario_file": report.scenario_file,
@@ -155,3 +158,6 @@ def metrics_document(report: Report) -> dict:
                                            for n, s in summaries.items()}}
             for d, summaries in report.curve],
     }
+    if report.tasks:  # a task-set platform (issue 20)
+        doc["tasks"] = {name: dict(t) for name, t in report.tasks.items()}
+    return doc

@@ -280,6 +280,7 @@ def render(report: Report, figures: Mapping[str, str]) -> str:
     out += mk_section(report)
     if any(s.classes for s in report.summaries.values()):
         out += ["## Per job class", "", class_table(report.summaries, True), ""]
+    out += tasks_section(report)
     if any(s.faults for s in report.summaries.values()):
         out += ["## By fault window", "", FAULTS_NOTE, "", fault_table(report.summaries), ""]
     out += _sections(report, figures)
@@ -289,6 +290,28 @@ def render(report: Report, figures: Mapping[str, str]) -> str:
              else f"- {report.jobs_note}"),
             "- `trace.csv`: the budget trace of the first seed", ""]
     return "\n".join(out)
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def tasks_section(report: Report) -> list[str]:
+    """The non-DNN tasks of a task-set platform (issue 20): simulated worst response
+    beside the response-time-analysis bound, per task over every system and seed."""
+    if not report.tasks:
+        return []
+    rows = [[f"{name} / {system}", str(t["jobs"]), _ms(t["worst_response_ms"]),
+             _ms(t["rta_bound_ms"]), str(t["deadline_misses"])]
+            for name, task in report.tasks.items() for system, t in task["systems"].items()]
+    text = ("The other tasks on the platform beside each system's DNN jobs, over every "
+            "seed: the worst response time simulated (from the nominal release) and the "
+            "fixed-priority response-time-analysis bound (– under EDF, or where no bound "
+            "exists: an unbounded execution time or a level utilisation of 1). Over all "
+            "systems in `metrics.json` (`tasks`).")
+    return ["## Other tasks on the platform", "", text, "",
+            render_table(["task / system", "jobs", "worst response (ms)", "RTA bound (ms)",
+                          "deadline misses"], rows, True), ""]
 
 
 FAULTS_NOTE = ("Jobs grouped by the faults that touched them: `stall` (a processor stall "

@@ -394,3 +394,34 @@ def final_latencies(records: Iterable[JobRecord]) -> dict[str, list[float]]:
         if r.final_result_s is not None:
             out.setdefault(r.system, []).append(r.latency_final_s)
     return out
+
+
+def combine_tasks(per_seed: Sequence[Mapping[str, Mapping[str, dict]]]) -> dict[str, dict]:
+    """The non-DNN tasks of a task-set run (issue 20) over seeds: ``per_seed`` holds one
+    ``{system: {task: {worst_response_ms, rta_bound_ms, deadline_misses, jobs}}}`` per
+    seed. Per task: the worst response over every system and seed, the RTA bound valid for
+    all systems (the largest; None when one has none), misses and jobs summed, and the
+    same per system under ``systems``."""
+    out: dict[str, dict] = {}
+    for run in per_seed:
+        for system, tasks in run.items():
+            for name, t in tasks.items():
+                task = out.setdefault(name, {"systems": {}})
+                mine = task["systems"].setdefault(system, {
+                    "worst_response_ms": None, "rta_bound_ms": t["rta_bound_ms"],
+                    "deadline_misses": 0, "jobs": 0})
+                if t["worst_response_ms"] is not None:
+                    mine["worst_response_ms"] = max(mine["worst_response_ms"] or 0.0,
+                                                    t["worst_response_ms"])
+                mine["deadline_misses"] += t["deadline_misses"]
+                mine["jobs"] += t["jobs"]
+    for task in out.values():
+        rows = list(task["systems"].values())
+        worst = [r["worst_response_ms"] for r in rows if r["worst_response_ms"] is not None]
+        bounds = [r["rta_bound_ms"] for r in rows]
+        task.update(worst_response_ms=max(worst) if worst else None,
+                    rta_bound_ms=None if None in bounds or not bounds else max(bounds),
+                    deadline_misses=sum(r["deadline_misses"] for r in rows),
+                    jobs=sum(r["jobs"] for r in rows))
+        task["systems"] = task.pop("systems")  # after the totals, for reading
+    return out

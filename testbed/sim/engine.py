@@ -32,6 +32,8 @@ from .faults import FaultPlan, plan, stall_trace
 from .outcomes import replay_outcomes
 from .processor import Processor, Sink
 from .records import JobRecord, StageEvent
+from .rt.engine import simulate_system
+from .rt.tasks import TaskSet
 from .seeds import component_rng
 from .trace import Trace
 from .workload import Frame, frames
@@ -45,6 +47,7 @@ class SimResult:
     records: list[JobRecord] = field(default_factory=list)  # by system, then job_id
     events: list[StageEvent] = field(default_factory=list)  # by system, then time
     live_agreement: dict[str, float] = field(default_factory=dict)  # live mode: vs eval.npz
+    tasks: dict[str, dict] = field(default_factory=dict)  # task sets: {system: {task: stats}}
 
 
 def make_trace(scenario, seed: int | None = None) -> Trace:
@@ -81,6 +84,11 @@ def simulate(scenario, seed: int | None = None, *, live=None,
         if live is not None:
             used = sorted({f.sample_id for f in _frames(scenario, seed, faults)})
             outcomes, result.live_agreement[spec.name] = live.outcomes(spec.bundle, used)
+        if isinstance(scenario.budget, TaskSet):  # issue 20: a scheduler, not a share
+            result.tasks[spec.name] = simulate_system(
+                scenario, spec, seed, _frames(scenario, seed, faults), outcomes, emit_record,
+                emit_event)
+            continue
         env = simpy.Environment()
         Processor(env, scenario, spec, seed, result.trace, outcomes, emit_record, emit_event,
                   signal=faults.signal).start(_frames(scenario, seed, faults))

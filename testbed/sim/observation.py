@@ -33,10 +33,12 @@ class Observation(NamedTuple):
     budget_estimate: float  # monitor: EWMA of the budget samples, fraction of peak
     budget_now: float       # monitor: the newest budget sample, fraction of peak
     work_s: tuple[float, ...]  # step k (index k-1): seconds at full budget, overhead included
+    #                            (cost_model: latency: the median, never this execution's draw)
     incremental: bool
     waiting: int            # frames queued behind this one
     quality: tuple[float, ...] = ()  # step k: measured test accuracy of its model
     remaining_s: float = 0.0  # of the running step: seconds at full budget still to serve
+    #                           (of its median work_s: the draw stays hidden)
     foresight: Foresight | None = None
 
     @property

@@ -15,6 +15,9 @@ ends the job with the last good result; a :class:`~testbed.sim.faults.Signal` di
 the budget the policy is told about (not the one the platform serves). Policies learn
 about the budget only from the platform's :class:`~testbed.sim.monitor.Monitor`; one
 that watches the budget is asked again whenever the monitor's reading changes mid-step.
+Under ``cost_model: latency`` with variability (:mod:`testbed.sim.latency`) each job's
+steps cost their median times a multiplier drawn for (seed, job, step): the processor
+and the oracles' :class:`Foresight` charge the drawn work, the policies see the medians.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Callable, Iterator
 import simpy
 
 from .faults import Signal
+from .latency import Draws, stage_dists
 from .monitor import Monitor, distorted_signal, true_signal
 from .observation import Foresight, Observation
 from .outcomes import Outcomes
@@ -40,7 +44,7 @@ Sink = Callable[[object], None]
 class _Job:
     """Bookkeeping of the frame on the processor."""
     __slots__ = ("frame", "row", "priority", "done", "runs", "conf", "executed", "useful",
-                 "started", "first", "final", "foresight", "failed")
+                 "started", "first", "final", "foresight", "failed", "work")
 
     def __init__(self, frame: Frame, row: int, priority: int):
         self.frame, self.row, self.priority = frame, row, priority
@@ -48,6 +52,7 @@ class _Job:
         self.conf = self.executed = self.useful = 0.0
         self.started = self.first = self.final = self.foresight = None
         self.failed = 0
+        self.work: tuple[float, ...] = ()  # step k's work in trace units, as drawn
 
 
 class Processor:
@@ -76,7 +81,8 @@ class Processor:
         self.next_arrival = math.inf
 
     def _costs(self, scenario, spec, trace: Trace) -> None:
-        costs = step_costs(spec.bundle, scenario.platform, scenario.cost_model, spec.profile_ms)
+        costs = step_costs(spec.bundle, scenario.platform, scenario.cost_model, spec.profile_ms,
+                           getattr(spec, "graphs", None))
         peak = scenario.platform.peak_gmacs
         self.work_v = [w / trace.macs_per_value_s(peak) for w in costs.work_macs]  # trace units
         self.work_s = tuple(w / (peak * 1e9) for w in costs.work_macs)  # seconds at full budget
@@ -84,6 +90,10 @@ class Processor:
         self.quality = tuple(s.accuracy for s in spec.bundle.manifest.stages)
         self.to_fraction = 1.0 if trace.column == "budget" else 1.0 / peak
         self.j_per_mac = scenario.platform.pj_per_mac * 1e-12
+        latency = scenario.platform.latency if scenario.cost_model == "latency" else None
+        dists = latency and stage_dists(latency.variability, spec.bundle.manifest.name,
+                                        len(self.work_v))
+        self.draws = Draws(self.seed, dists) if dists else None
 
     def start(self, stream: Iterator[Frame]) -> None:
         self.stream = stream
@@ -131,7 +141,7 @@ class Processor:
         job = self._begin(frame)
         deadline, last, room = frame.deadline_s, self.last, self.room
         preemptible = self.can_preempt[frame.job_class]
-        finish, work_v, decide = self.integral.finish, self.work_v, self._decide
+        finish, work_v, decide = self.integral.finish, job.work, self._decide
         while t < deadline and job.done != last:
             if self.next_arrival <= t:
                 self._admit(t)
@@ -175,7 +185,7 @@ class Processor:
                 if not choice:
                     return 0, change, change
                 k, t = choice, change
-                end = self.integral.finish(t, self.work_v[k - 1])
+                end = self.integral.finish(t, job.work[k - 1])
             change = self.monitor.next_reading(change)
         return k, t, end
 
@@ -189,10 +199,14 @@ class Processor:
 
     def _begin(self, frame: Frame) -> _Job:
         job = _Job(frame, self.row_of[frame.sample_id], self.priority[frame.job_class])
+        job.work = self.work_v if self.draws is None else \
+            tuple(w * m for w, m in zip(self.work_v, self.draws.job(frame.job_id)))
         if self.policy.needs_foresight:
             usable = self._usable(frame)
             correct = self._foreseen(usable, job.row) if self.policy.knows_answers else None
-            job.foresight = Foresight(self._finish_step, usable, correct)
+            finish, work = self.integral.finish, job.work
+            job.foresight = Foresight(lambda start_s, k: finish(start_s, work[k - 1]),
+                                      usable, correct)
         self.room.running_class = frame.job_class
         return job
 
@@ -209,9 +223,6 @@ class Processor:
     def _foreseen(self, usable: tuple[bool, ...], row: int) -> tuple[bool, ...]:
         """Which steps would give a right result on this frame, stage failures included."""
         return tuple(ok and right for ok, right in zip(usable, self.outcomes.correct[row]))
-
-    def _finish_step(self, start_s: float, k: int) -> float:
-        return self.integral.finish(start_s, self.work_v[k - 1])
 
     def _decide(self, job: _Job, t: float, running: int, remaining_s: float = 0.0) -> int:
         estimate, budget_now = self.monitor.read(t)
@@ -260,7 +271,7 @@ class Processor:
     def _cut(self, job: _Job, k: int, start: float, stop: float) -> None:
         """Step k stops unfinished at ``stop`` (deadline or abandoned): its work is wasted."""
         served = self.integral.at(stop) - self.integral.at(start)
-        work = self.work_v[k - 1]
+        work = job.work[k - 1]
         macs = self.macs[k - 1] * min(1.0, served / work) if work > 0 else 0.0
         job.executed += macs
         if self.emit_event is not None:

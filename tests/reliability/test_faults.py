@@ -176,6 +176,7 @@ def test_the_faults_scenario_covers_every_fault(tmp_path):
     raw = yaml.safe_load((SCENARIOS / "faults.yaml").read_text())
     overrides = {f"systems.{i}.model": str(bundles[s["name"]])
                  for i, s in enumerate(raw["systems"])}
+    overrides["cost_model"] = "macs"  # toy stage files are not ONNX graphs to count
     sc = load_scenario(SCENARIOS / "faults.yaml", overrides=overrides, duration_s=20)
     assert sc.faults.budget_signal is not None and fault_plan(sc, sc.seed).signal is not None
     groups = {part for r in simulate(sc).records

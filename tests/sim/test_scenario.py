@@ -11,6 +11,9 @@ from testbed.sim.engine import simulate
 from .builders import scenario_dict
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.yaml"))
+# Hardware-in-the-loop validation (testbed validate): fixed policies, sized in this host's
+# measured latencies rather than MACs at a platform's peak (see the file's header).
+VALIDATION = {"host_validation"}
 SYSTEM_METHODS = {"steppingnet": "steppingnet", "anywidth": "anywidth",
                   "slimmable": "slimmable", "static": "static"}
 
@@ -158,21 +161,32 @@ def test_shipped_scenarios_validate_and_run_with_toy_bundles(path, toy_bundles):
     raw = yaml.safe_load(path.read_text())
     overrides = {f"systems.{i}.model": str(toy_bundles[SYSTEM_METHODS[s["name"]]])
                  for i, s in enumerate(raw["systems"])}
+    overrides.update({f"systems.{i}.classes.{c}.model": str(toy_bundles["steppingnet"])
+                      for i, s in enumerate(raw["systems"]) for c in s.get("classes", {})})
+    if raw.get("cost_model") == "latency":  # toy stage files are not ONNX graphs to count
+        overrides["cost_model"] = "macs"
     sc = load_scenario(path, overrides=overrides, duration_s=3.0)
     own = [s for s in sc.systems if s.bound_of is None]
     assert sc.description and len(own) == 4
-    assert all(s.candidates for s in own)  # every system is tuned (issue 16)
+    if path.stem not in VALIDATION:
+        assert all(s.candidates for s in own)  # every system is tuned (issue 16)
     assert {s.bound_of for s in sc.systems if s.bound_of} in (set(), {s.name for s in own})
     result = simulate(sc)
     assert {r.system for r in result.records} == set(result.systems)
 
 
-@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+SIZED_BY_MACS = [p for p in SCENARIOS if p.stem not in VALIDATION]
+
+
+@pytest.mark.parametrize("path", SIZED_BY_MACS, ids=[p.stem for p in SIZED_BY_MACS])
 def test_shipped_scenarios_show_the_interesting_regime(path):
     """At full budget the largest planned subnet (85% of the original network's MACs, as
     the shipped bundles' manifests give them) fits the camera deadline; at the scenario's
     lowest non-zero budget only the first steps do."""
+    import math
+
     from testbed.sim.engine import make_trace
+    from testbed.sim.rt.tasks import TaskSet
     sc = load_scenario(path)
     original = {s.bundle.manifest.original_macs for s in sc.systems}
     assert len(original) == 1  # every system compresses the same network
@@ -182,6 +196,13 @@ def test_shipped_scenarios_show_the_interesting_regime(path):
     overhead = sc.platform.stage_overhead_ms / 1e3
     full = 0.85 * macs / peak + 4 * overhead
     assert full < camera.deadline_ms / 1e3
+    if isinstance(sc.budget, TaskSet):  # no trace: the other tasks' worst case in a deadline
+        d = camera.deadline_ms / 1e3
+        others = sum(math.ceil(d / t.period_s) * t.execution.wcet_ms / 1e3
+                     for t in sc.budget.tasks if t.priority > camera.priority
+                     or sc.budget.scheduler == "edf")
+        assert full + others > d
+        return
     trace = make_trace(sc)
     low = trace.value[trace.value > 0].min()
     assert 0.50 * macs / (peak * low) > camera.deadline_ms / 1e3

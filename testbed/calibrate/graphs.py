@@ -1,0 +1,119 @@
+"""What a stage graph executes, counted from its ONNX file: dense MACs
+(:func:`testbed.export.onnx_macs.count_macs`), bytes moved (every initializer read once,
+plus every non-initializer tensor each operator reads and writes, sized by ONNX shape
+inference with the batch dimension 1), operators (Constant nodes excluded: ONNX Runtime
+folds them), inputs and outputs (initializers excluded) and the bytes of input patches
+its convolutions expand (im2col: ``C_in × kh × kw × H_out × W_out`` floats per Conv whose
+kernel is larger than 1×1 and that ONNX Runtime's CPU provider runs as im2col + matrix
+product: ``C_in >= 16`` and not a multiple of 4; the others run in its blocked NCHWc
+kernels, which expand nothing; measured for issue 18, reports/bench/stage_format.json). Read by :mod:`testbed.scenario` for ``cost_model: latency`` (the simulator
+itself never imports onnx) and by ``testbed calibrate``. Memoised per stage file and
+checksum, so loading a scenario twice reads each graph once.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from ..bundle import Bundle
+from ..errors import BundleError, ConfigError
+from ..sim.latency import StageGraph
+
+_CACHE: dict[tuple[str, str], StageGraph] = {}
+
+
+def bundle_graphs(bundle: Bundle, file: Path | None = None, where: str | None = None
+                  ) -> tuple[StageGraph, ...]:
+    """Per stage of ``bundle``: its graph figures (MACs: the manifest's ``macs_dense``,
+    which export and ``inspect`` check against the graph). Errors name ``file``/``where``."""
+    out = []
+    for st in bundle.manifest.stages:
+        path = bundle.stage_path(st.index)
+        key = (str(path), st.sha256)
+        if key not in _CACHE:
+            try:
+                _CACHE[key] = graph_stats(_load(path), macs=st.macs_dense)
+            except BundleError as exc:
+                raise ConfigError(file, where, "a bundle whose stage graphs ONNX shape "
+                                  "inference can size (cost_model: latency counts their "
+                                  "bytes)", str(exc)) from None
+        out.append(_CACHE[key])
+    return tuple(out)
+
+
+def _load(path: Path):
+    import onnx
+    try:
+        return onnx.load(str(path))
+    except Exception as exc:  # protobuf decode errors have several types
+        raise BundleError(f"{path}: not a readable ONNX graph ({exc})") from None
+
+
+def graph_stats(model, macs: int | None = None) -> StageGraph:
+    """``model`` (an ``onnx.ModelProto``) counted; ``macs`` if already known."""
+    from onnx import shape_inference
+    try:
+        inferred = shape_inference.infer_shapes(model, strict_mode=True)
+    except Exception as exc:  # onnx raises InferenceError and others
+        raise BundleError(f"shape inference failed ({str(exc).splitlines()[0]})") from None
+    graph = inferred.graph
+    weights = {init.name: _init_bytes(init) for init in graph.initializer}
+    sizes = _tensor_bytes(graph)
+    nodes = [n for n in graph.node if n.op_type != "Constant"]
+    moved = sum(weights.values())
+    for node in nodes:
+        for name in list(node.input) + list(node.output):
+            if name and name not in weights:
+                moved += sizes.get(name, 0)
+    if macs is None:
+        from ..export.onnx_macs import count_macs
+        macs = count_macs(model)
+    dims = _dims(graph)
+    expand = sum(_patches(n, dims) for n in nodes if n.op_type == "Conv")
+    io = sum(1 for i in graph.input if i.name not in weights) + len(graph.output)
+    return StageGraph(int(macs), int(moved), len(nodes), int(expand), io)
+
+
+NCHWC_BLOCK, NCHWC_ALIGN = 16, 4  # ONNX Runtime CPU: blocked kernels below / at multiples
+
+
+def _patches(node, dims: dict[str, list[int]]) -> int:
+    """Bytes of the im2col patch matrix of one Conv: input channels × kernel positions
+    × output positions (0 for a 1×1 kernel or a Conv that runs in the NCHWc kernels)."""
+    weight, out = dims.get(node.input[1]), dims.get(node.output[0])
+    if not weight or not out or len(weight) != 4 or len(out) != 4:
+        return 0
+    groups = next((a.i for a in node.attribute if a.name == "group"), 1)
+    kernel, channels = weight[2] * weight[3], weight[1] * groups
+    if kernel <= 1 or channels < NCHWC_BLOCK or channels % NCHWC_ALIGN == 0:
+        return 0
+    return channels * kernel * out[2] * out[3] * 4
+
+
+def _init_bytes(init) -> int:
+    from onnx import helper
+    itemsize = helper.tensor_dtype_to_np_dtype(init.data_type).itemsize
+    return math.prod(init.dims) * itemsize
+
+
+def _dims(graph) -> dict[str, list[int]]:
+    dims = {init.name: list(init.dims) for init in graph.initializer}
+    for vi in list(graph.input) + list(graph.value_info) + list(graph.output):
+        dims[vi.name] = [d.dim_value if d.HasField("dim_value") else 1
+                         for d in vi.type.tensor_type.shape.dim]
+    return dims
+
+
+def _tensor_bytes(graph) -> dict[str, int]:
+    from onnx import helper
+    sizes = {}
+    for vi in list(graph.input) + list(graph.value_info) + list(graph.output):
+        t = vi.type.tensor_type
+        dims = [d.dim_value if d.HasField("dim_value") else 1 for d in t.shape.dim]
+        try:
+            itemsize = helper.tensor_dtype_to_np_dtype(t.elem_type).itemsize
+        except (KeyError, TypeError):
+            itemsize = 4
+        sizes[vi.name] = math.prod(max(d, 1) for d in dims) * itemsize
+    return sizes

@@ -1,0 +1,150 @@
+"""What ``testbed calibrate`` writes for people: the platform file (YAML with a header
+comment) and, in the report folder, ``report.md`` and ``predicted_vs_measured.png``,
+from the result :mod:`.run` builds (also written as ``calibration.json``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+LEAVES_OUT = """\
+What the model leaves out: it prices a graph by its operator and input/output counts,
+dense MACs, bytes moved and the patches its convolutions expand (im2col), so it cannot
+see how else an operator is implemented (kernels that are faster for some shapes, e.g.
+matrix products with few output channels, cache reuse between stages, operator fusion);
+contention from other processes is only in the measured variability (samples taken on
+this host as loaded at the time); the memory term uses tensor sizes, not cache misses;
+and one thread on one core is modelled, not multi-threaded or batched execution.
+Transferring it to another platform (`scale`, `scale_to_peak`) keeps this host's
+proportions (per-call share, compute against memory and im2col, variability), which that
+platform need not share."""
+
+
+def write_platform(result: dict, out: Path, samples_name: str) -> None:
+    m, host = result["model"], result["host"]
+    gmacs = m["gmacs"] or 1e6  # a compute term that never binds: effectively infinite
+    lines = [
+        "# Calibrated latency model of one core of this host (cost_model: latency).",
+        f"# host: {host['hostname']} ({host['cpu']}, {host['cpu_count']} cores), core "
+        f"{host['core']}, 1 thread, ONNX Runtime {host['onnxruntime']}",
+        f"# date: {result['date']}; load average before: {host['loadavg_before']}",
+        f"# command: {result['command']}",
+        f"# fit: median error {result['errors']['stage']['median']:.1%} over stages "
+        f"(worst {result['errors']['stage']['worst']:.1%}); see the calibration report",
+        "# step ms at budget 1 = launch_ms + (nodes * node_us + tensors * io_us) / 1000",
+        "#     + max(macs / (gmacs * 1e6), bytes / (gbps * 1e6))",
+        "#     + im2col_bytes / (expand_gbps * 1e6)",
+        "# Use it as `platform: {file: platforms/host.yaml}` with `cost_model: latency`;",
+        "# peak_gmacs = gmacs, so budget 1.0 is this whole core.",
+        f"peak_gmacs: {_num(gmacs)}",
+        "monitor_ms: 1.0",
+        "latency:",
+        f"  gmacs: {_num(gmacs)}",
+        f"  launch_ms: {_num(m['launch_ms'])}",
+        f"  node_us: {_num(m['node_us'])}",
+        f"  io_us: {_num(m['io_us'])}",
+    ]
+    if m["gbps"]:
+        lines.append(f"  gbps: {_num(m['gbps'])}")
+    else:
+        lines.append("  # gbps omitted: the fit found no graph memory-bound")
+    if m["expand_gbps"]:
+        lines.append(f"  expand_gbps: {_num(m['expand_gbps'])}")
+    lines.append(f"  variability: {{dist: empirical, file: {samples_name}}}")
+    out.write_text("\n".join(lines) + "\n")
+
+
+def _num(x: float) -> str:
+    """Six significant digits that YAML reads back as a number (no bare ``1e+06``)."""
+    text = f"{x:.6g}"
+    return text if "e" not in text else f"{float(text):.12f}".rstrip("0").rstrip(".")
+
+
+def write_report(result: dict, folder: Path) -> None:
+    _plot(result, folder / "predicted_vs_measured.png")
+    (folder / "report.md").write_text(_markdown(result))
+
+
+def _markdown(r: dict) -> str:
+    m, s, host = r["model"], r["simple_model"], r["host"]
+    out = [f"# Latency calibration: {host['hostname']} core {host['core']}", "",
+           f"`{r['command']}` on {r['date']}: {host['cpu']}, ONNX Runtime "
+           f"{host['onnxruntime']}, one thread pinned to core {host['core']}, "
+           f"{r['warmup']} warm-up rounds then {r['repeats']} timed rounds, all graphs "
+           f"interleaved, every sample kept. Load average before / after: "
+           f"{host['loadavg_before']} / {host['loadavg_after']}.", "",
+           "## Fitted model", "",
+           "step ms = launch_ms + (operators × node_us + input/output tensors × io_us) / 1000 "
+           "+ max(MACs / (gmacs·1e6), "
+           "bytes / (gbps·1e6)) + im2col bytes / (expand_gbps·1e6), fitted by "
+           "non-negative least squares on relative error "
+           "(reweighted towards least absolute error) over every stage and monolithic "
+           "subnet graph; a chained subnet is predicted as the sum of its stages.", "",
+           "| model | launch_ms | node_us | io_us | gmacs | gbps | expand_gbps | stage median "
+           "err | stage worst | chained median | chained worst | monolithic median |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|",
+           _model_row("shipped", m, r["errors"]),
+           _model_row("launch + max(compute, memory) only", s, r["simple_errors"]), "",
+           _held_out_line(r.get("held_out")), "",
+           "## Predicted vs measured", "", "![predicted vs measured](predicted_vs_measured.png)",
+           "", "| bundle | graph | k | nodes | MACs | bytes | im2col bytes | measured median ms "
+           "| p95 ms | max ms | predicted ms | error |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row in r["stages"] + r["subnets"]:
+        out.append(f"| {row['bundle']} | {row['kind']} | {row['index']} | {row['nodes']} | "
+                   f"{row['macs']:,} | {row['bytes']:,} | {row['expand_bytes']:,} | "
+                   f"{row['measured_ms']:.4f} | "
+                   f"{row['p95_ms']:.4f} | {row['max_ms']:.3f} | {row['predicted_ms']:.4f} | "
+                   f"{row['error']:+.1%} |")
+    out += ["", "## What it leaves out", "", LEAVES_OUT, ""]
+    return "\n".join(out)
+
+
+def _held_out_line(held: dict | None) -> str:
+    if not held:
+        return "(One bundle only: no held-out check.)"
+    return (f"Held out (each bundle's stages predicted by a fit on the other bundles only): "
+            f"median error {held['median']:.1%}, worst {held['worst']:.1%} over "
+            f"{held['n']} stages.")
+
+
+def _model_row(label: str, m: dict, errors: dict) -> str:
+    def pct(kind, key):
+        e = errors.get(kind)
+        return f"{e[key]:.1%}" if e else "–"
+    gbps, gmacs, expand = (f"{m[k]:.3g}" if m[k] else "none"
+                           for k in ("gbps", "gmacs", "expand_gbps"))
+    return (f"| {label} | {m['launch_ms']:.4f} | {m['node_us']:.3f} | {m['io_us']:.3f} | "
+            f"{gmacs} | {gbps} | "
+            f"{expand} | "
+            f"{pct('stage', 'median')} | {pct('stage', 'worst')} | {pct('chained', 'median')} "
+            f"| {pct('chained', 'worst')} | {pct('monolithic', 'median')} |")
+
+
+def _plot(r: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    rows = r["stages"] + r["subnets"]
+    for kind, marker in (("stage", "o"), ("monolithic", "s"), ("chained", "^")):
+        pts = [(x["measured_ms"], x["predicted_ms"]) for x in rows if x["kind"] == kind]
+        if pts:
+            ax.scatter(*zip(*pts), marker=marker, label=kind, alpha=0.75)
+    values = [v for x in rows for v in (x["measured_ms"], x["predicted_ms"])]
+    lo, hi = min(values) * 0.8, max(values) * 1.25
+    ax.plot([lo, hi], [lo, hi], "k-", lw=0.8, label="predicted = measured")
+    ax.fill_between([lo, hi], [lo * 0.9, hi * 0.9], [lo * 1.1, hi * 1.1], color="grey",
+                    alpha=0.2, label="±10%")
+    ax.set(xscale="log", yscale="log", xlim=(lo, hi), ylim=(lo, hi),
+           xlabel="measured median latency (ms)", ylabel="predicted latency (ms)",
+           title=f"latency model, core {r['host']['core']}")
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(FormatStrFormatter("%g"))
+        axis.set_minor_formatter(NullFormatter())
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

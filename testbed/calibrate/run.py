@@ -1,0 +1,205 @@
+"""``testbed calibrate`` end to end: pin, time every graph of every bundle
+(:mod:`.measure`), fit the latency model on the stage and monolithic graphs (:mod:`.fit`),
+predict every graph (a chained subnet: the sum of its stages' predictions) and write
+
+- the platform file (``--out``, YAML with a header comment: host, date, command), a
+  scenario's ``platform: {file: ...}`` reads it (:mod:`testbed.sim.platform`);
+- beside it ``<stem>_samples.json``: each stage's latency samples over their median (the
+  ``empirical`` variability) and their log-sd (``lognormal``), plus all stages pooled;
+- in the report folder ``calibration.json``, ``report.md`` and ``predicted_vs_measured.png``
+  (:mod:`.report`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform as pyplatform
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import TestbedError
+from .fit import Fit, fit_latency
+from .measure import Graph, bundle_graphs_timed, pin
+
+RATIO_POINTS = 1001  # pooled samples kept as this many quantiles
+
+
+def calibrate(bundles: list, out: Path, report_dir: Path | None = None, *, core=None,
+              warmup: int = 20, repeats: int = 300, full: bool = True,
+              progress: bool = True, command: str | None = None) -> dict:
+    """Calibrate on ``bundles`` (folders); returns what ``calibration.json`` holds."""
+    if warmup < 0 or repeats < 3:
+        raise TestbedError("--warmup must be >= 0 and --repeats >= 3")
+    out = Path(out)
+    if out.suffix not in (".yaml", ".yml"):
+        raise TestbedError(f"--out {out}: expected a platform file name ending in .yaml")
+    report_dir = Path(report_dir) if report_dir else out.with_name(f"{out.stem}-calibration")
+    before = os.sched_getaffinity(0)
+    try:
+        used = pin(core)
+        load = _loadavg()
+        graphs = _measure_all(bundles, warmup, repeats, progress)
+    finally:
+        os.sched_setaffinity(0, before)
+    result = _result(graphs, full, used, load, warmup, repeats, command)
+    write_outputs(result, graphs, out, report_dir)
+    return result
+
+
+def _measure_all(bundles: list, warmup: int, repeats: int, progress: bool) -> list[Graph]:
+    from tqdm import tqdm
+    graphs: list[Graph] = []
+    with tqdm(total=len(bundles) * (warmup + repeats), desc="calibrate", unit="round",
+              disable=not progress, file=sys.stderr) as bar:
+        for path in bundles:
+            bar.set_postfix_str(Path(path).name)
+            graphs += bundle_graphs_timed(path, warmup, repeats, bar)
+    return graphs
+
+
+def _result(graphs: list[Graph], full: bool, core: int, load: list[float],
+            warmup: int, repeats: int, command: str | None) -> dict:
+    """``full``: the shipped model (with the per-operator and im2col terms), else the
+    simple one (launch + max(compute, memory)), which is always fitted for comparison."""
+    fitted = [g for g in graphs if g.kind != "chained"]
+    fit = _fit(fitted, full)
+    simple = _fit(fitted, False)
+    rows = [_row(g, fit, simple) for g in graphs]
+    return {"host": _host(core, load), "date": _now(), "command": command or _command(),
+            "warmup": warmup, "repeats": repeats,
+            "model": _model(fit),
+            "simple_model": _model(simple),
+            "errors": {kind: _errors([r for r in rows if r["kind"] == kind])
+                       for kind in ("stage", "monolithic", "chained")},
+            "simple_errors": {kind: _errors([r for r in rows if r["kind"] == kind], "simple_")
+                              for kind in ("stage", "monolithic", "chained")},
+            "held_out": _held_out(graphs, full),
+            "stages": [r for r in rows if r["kind"] == "stage"],
+            "subnets": [r for r in rows if r["kind"] != "stage"]}
+
+
+def _fit(graphs: list[Graph], full: bool) -> Fit:
+    nodes, macs, by, expand, io = (
+        np.array([sum(getattr(p, f) for p in g.parts) for g in graphs], float)
+        for f in ("nodes", "macs", "bytes", "expand", "io"))
+    return fit_latency(nodes, macs, by, [g.median_ms for g in graphs],
+                       expand if full else None, io if full else None, per_node=full)
+
+
+def _held_out(graphs: list[Graph], full: bool) -> dict | None:
+    """Leave one bundle out: each bundle's stages predicted by a fit on the others only
+    (an honest figure for a bundle the calibration never saw)."""
+    names = list(dict.fromkeys(g.bundle for g in graphs))
+    if len(names) < 2:
+        return None
+    err = []
+    for name in names:
+        others = [g for g in graphs if g.bundle != name and g.kind != "chained"]
+        if len(others) < 4:
+            return None
+        fit = _fit(others, full)
+        err += [abs(_predict(g, fit) / g.median_ms - 1) for g in graphs
+                if g.bundle == name and g.kind == "stage"]
+    return {"median": float(np.median(err)), "worst": float(np.max(err)), "n": len(err)}
+
+
+def _predict(g: Graph, fit: Fit) -> float:
+    """A chained subnet pays every stage's launch: the sum of its stages' predictions."""
+    return float(sum(fit.predict([p.nodes], [p.macs], [p.bytes], [p.expand], [p.io])[0]
+                     for p in g.parts))
+
+
+def _row(g: Graph, fit: Fit, simple: Fit) -> dict:
+    ms = np.asarray(g.samples_ms)
+    med, pred, pred_simple = float(np.median(ms)), _predict(g, fit), _predict(g, simple)
+    return {"bundle": g.bundle, "kind": g.kind, "index": g.index,
+            "nodes": sum(p.nodes for p in g.parts), "macs": sum(p.macs for p in g.parts),
+            "bytes": sum(p.bytes for p in g.parts),
+            "expand_bytes": sum(p.expand for p in g.parts),
+            "tensors": sum(p.io for p in g.parts),
+            "predicted_ms": pred, "measured_ms": med, "error": pred / med - 1,
+            "simple_predicted_ms": pred_simple, "simple_error": pred_simple / med - 1,
+            "p5_ms": float(np.percentile(ms, 5)), "p95_ms": float(np.percentile(ms, 95)),
+            "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(ms.max()),
+            "sigma": _sigma(ms), "samples": len(ms)}
+
+
+def _sigma(ms: np.ndarray) -> float:
+    """Robust log-sd: half the 16-84% range of the log latency."""
+    lo, hi = np.percentile(np.log(ms), [15.87, 84.13])
+    return float((hi - lo) / 2)
+
+
+def _errors(rows: list[dict], prefix: str = "") -> dict | None:
+    if not rows:
+        return None
+    err = np.abs([r[f"{prefix}error"] for r in rows])
+    worst = rows[int(np.argmax(err))]
+    return {"median": float(np.median(err)), "worst": float(err.max()), "n": len(rows),
+            "worst_graph": f"{worst['bundle']} {worst['kind']} {worst['index']}"}
+
+
+def _model(fit: Fit) -> dict:
+    return {"launch_ms": fit.launch_ms, "node_us": fit.node_us, "io_us": fit.io_us,
+            "gmacs": fit.gmacs,
+            "gbps": fit.gbps, "expand_gbps": fit.expand_gbps,
+            "fit_median_error": fit.median_error, "fit_worst_error": fit.worst_error}
+
+
+def _host(core: int, load: list[float]) -> dict:
+    import onnxruntime
+    from ..profile import host_info
+    return {**host_info(), "core": core, "threads": 1, "loadavg_before": load,
+            "loadavg_after": _loadavg(), "onnxruntime": onnxruntime.__version__,
+            "os": pyplatform.platform()}
+
+
+def _loadavg() -> list[float]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _command() -> str:
+    return "testbed " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def samples_data(graphs: list[Graph]) -> dict:
+    """The variability file: per bundle, per stage, latency / median (sorted) and log-sd."""
+    bundles: dict[str, list] = {}
+    pooled = []
+    for g in graphs:
+        if g.kind != "stage":
+            continue
+        ms = np.asarray(g.samples_ms)
+        ratios = np.sort(ms / np.median(ms))
+        pooled.append(ratios)
+        bundles.setdefault(g.bundle, []).append(
+            {"index": g.index, "sigma": round(_sigma(ms), 5),
+             "ratios": [round(float(r), 4) for r in ratios]})
+    every = np.concatenate(pooled)
+    quantiles = np.quantile(every, np.linspace(0, 1, min(RATIO_POINTS, len(every))))
+    return {"about": "latency / median of each stage's samples (testbed calibrate)",
+            "pooled": [round(float(r), 4) for r in quantiles], "bundles": bundles}
+
+
+def write_outputs(result: dict, graphs: list[Graph], out: Path, report_dir: Path) -> None:
+    from .report import write_platform, write_report
+    out.parent.mkdir(parents=True, exist_ok=True)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    samples = out.with_name(f"{out.stem}_samples.json")
+    samples.write_text(json.dumps(samples_data(graphs)) + "\n")
+    write_platform(result, out, samples.name)
+    result["files"] = {"platform": str(out), "samples": str(samples), "report": str(report_dir)}
+    (report_dir / "calibration.json").write_text(json.dumps(result, indent=1) + "\n")
+    write_report(result, report_dir)

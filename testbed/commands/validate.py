@@ -1,0 +1,147 @@
+"""`testbed validate`: simulate a scenario and run it for real on this host; compare.
+
+A thin layer over :mod:`testbed.validate`: it loads the scenario (``--set``, ``--seed``,
+``--duration``, ``--systems`` as ``testbed run``), checks the rest (mechanism, core,
+period, data root, output folder) before anything runs, then validates and writes
+``validation.json``, ``report.md`` and a figure atomically. Prints the side-by-side table
+on stdout; the mechanism, progress bar (on a terminal) and what was written on stderr.
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+import sys
+from pathlib import Path
+
+from ..errors import TestbedError
+
+HELP = ("Run a scenario for real on this host (ONNX Runtime, one core) and compare it "
+        "with its simulation.")
+
+EPILOG = """\
+examples:
+  testbed validate scenarios/host_validation.yaml                 # reports/host_validation/
+  testbed validate scenarios/host_validation.yaml --mechanism dilation --out /tmp/v
+  testbed validate scenarios/host_validation.yaml --duration 5 --systems steppingnet
+
+Every frame arrives on the wall clock; its job runs the bundle's stage graphs in ONNX
+Runtime (one thread) in this process pinned to one core, the system's policy deciding
+between stages. The budget trace is imposed by a co-runner (a SCHED_FIFO process on the
+same core taking 1 - budget of every --period-ms) where the OS allows real-time
+scheduling, else (or with --mechanism dilation) by time dilation: each measured stage is
+stretched by the trace on a virtual clock. Run it on a quiet machine: other processes on
+the core are contention the simulator does not know about.
+"""
+
+
+def add_arguments(p):
+    p.add_argument("scenario", help="scenario YAML file")
+    p.add_argument("--out", help="report folder (default reports/<scenario name>/)")
+    p.add_argument("--mechanism", default="auto", choices=("auto", "corunner", "dilation"),
+                   help="how the budget is imposed (default auto: the co-runner where "
+                   "SCHED_FIFO is allowed, else dilation)")
+    p.add_argument("--seed", type=int, help="override the scenario's seed")
+    p.add_argument("--duration", type=float, help="seconds of frames (overrides duration_s)")
+    p.add_argument("--set", action="append", metavar="PATH=VALUE",
+                   help="override a scenario value (VALUE is YAML; repeatable)")
+    p.add_argument("--systems", metavar="A,B", help="validate only these systems")
+    p.add_argument("--core", type=int, help="core to pin to (default: the last one allowed)")
+    p.add_argument("--period-ms", type=float, default=0.25,
+                   help="co-runner duty-cycle period in ms (default 0.25)")
+    p.add_argument("--overhead-us", type=float, help="shorten each co-runner spin by this "
+                   "many µs (default: measured before the run; 0: the full share)")
+    p.add_argument("--idle", default="sleep", choices=("spin", "sleep"),
+                   help="how the real executor waits for the next frame: sleep (default; "
+                   "it spins only the last 0.2 ms) or spin (the core stays warm, but the "
+                   "executor, at real-time priority, then holds the core throughout)")
+    p.add_argument("--data-root", help="run on the real images of this dataset root "
+                   "(default: replay eval.npz verdicts on a fixed input)")
+
+
+def command_line(args) -> str:
+    words = ["testbed", "validate", args.scenario]
+    for flag, value in (("--out", args.out), ("--seed", args.seed),
+                        ("--duration", args.duration), ("--systems", args.systems),
+                        ("--core", args.core), ("--data-root", args.data_root)):
+        if value is not None:
+            words += [flag, str(value)]
+    if args.mechanism != "auto":
+        words += ["--mechanism", args.mechanism]
+    if args.overhead_us is not None:
+        words += ["--overhead-us", f"{args.overhead_us:g}"]
+    if args.idle != "sleep":
+        words += ["--idle", args.idle]
+    if args.period_ms != 0.25:
+        words += ["--period-ms", f"{args.period_ms:g}"]
+    for text in args.set or ():
+        words += ["--set", text]
+    return shlex.join(words)
+
+
+def _check(args) -> None:
+    if args.duration is not None and not (math.isfinite(args.duration) and args.duration > 0):
+        raise TestbedError(f"--duration: expected a positive number of seconds, "
+                           f"got {args.duration}")
+    if not (math.isfinite(args.period_ms) and 0.05 <= args.period_ms <= 100):
+        raise TestbedError(f"--period-ms: expected a period in [0.05, 100] ms, "
+                           f"got {args.period_ms}")
+    if args.overhead_us is not None and not (math.isfinite(args.overhead_us)
+                                             and 0 <= args.overhead_us < args.period_ms * 1e3):
+        raise TestbedError(f"--overhead-us: expected a number of µs in [0, --period-ms), "
+                           f"got {args.overhead_us}")
+    if args.data_root is not None and not Path(args.data_root).is_dir():
+        raise TestbedError(f"--data-root: {args.data_root}: folder not found")
+
+
+def plan(args):
+    """(scenario, output folder, live runner) — validated, nothing written."""
+    from .. import api
+    from ..report.writers import check_replaceable
+    from .run import systems_arg
+    _check(args)
+    scenario = api.load(args.scenario, overrides=args.set or (), seed=args.seed,
+                        duration_s=args.duration, systems=systems_arg(args.systems))
+    out = check_replaceable(args.out or Path("reports") / scenario.name)
+    live = None
+    if args.data_root is not None:
+        from ..sim.live import LiveRunner
+        live = LiveRunner(args.data_root, threads=1)
+    return scenario, out, live
+
+
+def run(args):
+    from ..validate import report
+    from ..validate.validation import validate
+    scenario, out, live = plan(args)
+    before = report.host()
+    v = validate(scenario, mechanism=args.mechanism, live=live, core=args.core,
+                 period_s=args.period_ms / 1e3, idle=args.idle, progress=True,
+                 overhead_us=args.overhead_us)
+    print(f"mechanism: {v.mechanism.name} ({v.mechanism.reason}), core {v.core}",
+          file=sys.stderr)
+    doc = report.write(v, out, command_line(args), before)
+    print(summary(doc))
+    for name, why in doc["skipped"].items():
+        print(f"skipped {name}: {why}", file=sys.stderr)
+    print(f"report: {out}", file=sys.stderr)
+    return 0
+
+
+def summary(doc: dict) -> str:
+    rows = ["system           hit sim/real  Δpts   acc sim/real  Δpts  agreement"]
+    for name, x in doc["systems"].items():
+        a, b, d = x["sim"], x["real"], x["difference"]
+        rows.append(f"{name:<16} {_p(a['hit_rate'])}/{_p(b['hit_rate'])} {_d(d['hit_rate'])} "
+                    f"{_p(a['accuracy_at_deadline'])}/{_p(b['accuracy_at_deadline'])} "
+                    f"{_d(d['accuracy_at_deadline'])}  {_p(x['agreement'])} %")
+    rows.append(f"target (|Δ| <= 2 pts, agreement >= 90 %): {'met' if doc['met'] else 'not met'}")
+    return "\n".join(rows)
+
+
+def _p(x) -> str:
+    return "  —  " if x is None else f"{100 * x:5.1f}"
+
+
+def _d(x) -> str:
+    return "  —  " if x is None else f"{x:+5.1f}"

@@ -1,0 +1,226 @@
+"""Writing a validation folder, atomically: ``validation.json``, ``report.md`` and a figure.
+
+The last step of ``testbed validate``: :func:`document` turns a
+:class:`~testbed.validate.validation.Validation` into the JSON of DESIGN.md §8
+(``systems.<name>.{sim, real}.{hit_rate, accuracy_at_deadline, mean_steps, p50_ms,
+p95_ms}``, per-job ``agreement``, the mechanism, host and command), :func:`markdown`
+into the side-by-side report, :func:`figure` into the latency CDFs and per-job steps of
+both sides; :func:`write` builds them in a temporary folder swapped in when complete
+(:func:`testbed.report.writers.atomic_folder`), so a failed run never leaves a half
+report over a good one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from . import compare
+
+JSON_FILE, REPORT_FILE, FIGURE_FILE = "validation.json", "report.md", "latency_cdf.png"
+JOBS_FILE = "jobs.csv"
+JOB_COLUMNS = ("system", "job_id", "arrival_ms", "budget", "sim_steps", "real_steps",
+               "sim_result", "real_result", "sim_latency_ms", "real_latency_ms", "sim_correct",
+               "real_correct", "sim_dropped", "real_dropped")
+
+
+def host() -> dict:
+    from ..profile import host_info
+    info = host_info()
+    try:
+        info["loadavg"] = [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+    except (OSError, ValueError):
+        pass
+    try:
+        import onnxruntime
+        info["onnxruntime"] = onnxruntime.__version__
+    except ImportError:
+        pass
+    return info
+
+
+def document(v, command: str, host_before: dict | None = None) -> dict:
+    s = v.scenario
+    systems = v.figures()
+    return {
+        "scenario": s.name, "scenario_file": str(s.path), "command": command,
+        "seed": s.seed, "duration_s": s.duration_s, "cost_model": s.cost_model,
+        "mechanism": _mechanism(v),
+        "target": {"points": compare.TARGET_POINTS, "agreement": compare.TARGET_AGREEMENT},
+        "met": bool(systems) and all(x["met"] for x in systems.values()),
+        "systems": systems, "skipped": v.skipped,
+        "tuned": sorted(v.tuning),
+        "host": host_before or host(), "host_after": host(),
+    }
+
+
+def _mechanism(v) -> dict:
+    m = v.mechanism
+    corunner = m.name == "corunner"
+    return {"name": m.name, "requested": m.requested, "reason": m.reason, "core": v.core,
+            "idle": v.idle if corunner else None,
+            "executor_fifo": corunner and v.idle == "sleep",
+            "period_ms": v.period_s * 1e3 if corunner else None, "rt_cap": m.rt_cap,
+            "min_budget_imposable": m.min_budget, "trace_min_budget": v.min_budget,
+            "below_imposable": corunner and v.min_budget < m.min_budget, "check": v.check}
+
+
+def _pct(x) -> str:
+    return "—" if x is None else f"{100 * x:.1f}"
+
+
+def _num(x, fmt: str = ".2f") -> str:
+    return "—" if x is None else format(x, fmt)
+
+
+def markdown(doc: dict) -> str:
+    lines = _header(doc) + _table(doc) + _steps(doc) + _confusions(doc) + _skipped(doc)
+    return "\n".join(lines) + "\n"
+
+
+def _header(doc: dict) -> list[str]:
+    m = doc["mechanism"]
+    lines = [f"# Validation: {doc['scenario']} — simulated vs real on this host", "",
+             f"Command: `{doc['command']}`", "",
+             f"Seed {doc['seed']}, {doc['duration_s']:g} s of frames, cost model "
+             f"`{doc['cost_model']}`. Mechanism: **{m['name']}** ({m['reason']}; core "
+             f"{m['core']}" + (f", period {m['period_ms']:g} ms" if m['period_ms'] else "")
+             + "). Host: " + f"{doc['host'].get('cpu')}, load before "
+             f"{doc['host'].get('loadavg')}, after {doc['host_after'].get('loadavg')}.", ""]
+    if m["check"]:
+        c = m["check"]
+        first = c["before"]
+        lines += [f"Co-runner calibration: at a constant budget {c['budget']:g}, a whole job of "
+                  f"the first system (every step in a row, {c['runs']} jobs) got "
+                  f"{first['effective_budget']:.2f} of the core ({first['alone_mean_ms']:.3f} "
+                  f"ms alone, {first['shared_mean_ms']:.3f} ms shared); each co-runner "
+                  f"period then spun {c['overhead_us']:.1f} µs less "
+                  f"({'measured' if c['measured'] else 'given'}), and the job got "
+                  f"{c['after']['effective_budget']:.2f}.", ""]
+    if m["below_imposable"]:
+        lines += [f"Note: the trace goes down to budget {m['trace_min_budget']:.3f}, below "
+                  f"the {m['min_budget_imposable']:.3f} the co-runner can impose "
+                  f"(real-time tasks are capped at {100 * m['rt_cap']:.0f} % of a core).", ""]
+    return lines
+
+
+def _table(doc: dict) -> list[str]:
+    lines = ["| system | hit rate sim / real (%) | Δ pts | accuracy sim / real (%) | Δ pts "
+             "| steps sim / real | p50 ms sim / real | p95 ms sim / real | agreement | met |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, x in doc["systems"].items():
+        a, b, d = x["sim"], x["real"], x["difference"]
+        lines.append(
+            f"| {name} | {_pct(a['hit_rate'])} / {_pct(b['hit_rate'])} | "
+            f"{_num(d['hit_rate'], '+.1f')} | {_pct(a['accuracy_at_deadline'])} / "
+            f"{_pct(b['accuracy_at_deadline'])} | {_num(d['accuracy_at_deadline'], '+.1f')} | "
+            f"{_num(a['mean_steps'])} / {_num(b['mean_steps'])} | {_num(a['p50_ms'], '.3f')} / "
+            f"{_num(b['p50_ms'], '.3f')} | {_num(a['p95_ms'], '.3f')} / {_num(b['p95_ms'], '.3f')}"
+            f" | {_pct(x['agreement'])} % | {'yes' if x['met'] else 'no'} |")
+    t = doc["target"]
+    return lines + ["", f"Target: |sim − real| ≤ {t['points']:g} points of hit rate and of "
+                    f"accuracy at deadline, per-job agreement ≥ {100 * t['agreement']:.0f} %: "
+                    f"**{'met' if doc['met'] else 'not met'}**.", "",
+                    f"![latency]({FIGURE_FILE})", ""]
+
+
+def _steps(doc: dict) -> list[str]:
+    lines = ["## Step costs: the cost model against what the platform served", "",
+             "| system | step | model ms | served ms (median) | served ms (p95) | runs |",
+             "|---|---|---|---|---|---|"]
+    for name, x in doc["systems"].items():
+        for r in x["steps"]:
+            lines.append(f"| {name} | {r['step']} | {r['model_ms']:.3f} | "
+                         f"{_num(r['measured_median_ms'], '.3f')} | "
+                         f"{_num(r['measured_p95_ms'], '.3f')} | {r['runs']} |")
+    return lines + ["", "Served: the trace's integral over the step's real span, in ms at "
+                    "full budget (under dilation, the measured full-speed duration).", ""]
+
+
+def _confusions(doc: dict) -> list[str]:
+    lines = ["## Result step per job: simulated (rows) vs real (columns)", ""]
+    for name, x in doc["systems"].items():
+        table = x["steps_confusion"]
+        head = " | ".join(str(j) for j in range(len(table)))
+        lines += [f"**{name}**", "", f"| sim \\ real | {head} |",
+                  "|---" * (len(table) + 1) + "|"]
+        lines += [f"| {i} | " + " | ".join(str(c) for c in row) + " |"
+                  for i, row in enumerate(table)]
+        lines.append("")
+    return lines
+
+
+def _skipped(doc: dict) -> list[str]:
+    if not doc["skipped"]:
+        return []
+    return ["## Not run for real", ""] + [f"- {n}: {why}" for n, why in doc["skipped"].items()] \
+        + [""]
+
+
+def figure(v):
+    """Per system: the CDF of the latency to the emitted result, simulated vs real."""
+    from matplotlib.figure import Figure
+    runs = v.runs
+    fig = Figure(figsize=(3.2 * max(1, len(runs)), 3.2), layout="constrained")
+    axes = fig.subplots(1, max(1, len(runs)), squeeze=False)[0]
+    deadlines = [c.deadline_ms for c in v.scenario.workload]
+    for ax, run in zip(axes, runs):
+        for records, label, style in ((run.sim, "simulated", "--"), (run.real, "real", "-")):
+            xs = np.sort([r.latency_final_s * 1e3 for r in records
+                          if r.final_result_s is not None])
+            if len(xs):
+                ax.step(xs, 100 * np.arange(1, len(xs) + 1) / len(records), style,
+                        where="post", label=label)
+        for d in deadlines:
+            ax.axvline(d, color="grey", ls=":", lw=1)
+        ax.set(title=run.name, xlabel="latency to result (ms)", ylim=(0, 102))
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("% of jobs with a result by then")
+    axes[0].legend(fontsize="small")
+    return fig
+
+
+def write(v, out, command: str, host_before: dict | None = None) -> dict:
+    from ..report.writers import atomic_folder, save_figure
+    doc = document(v, command, host_before)
+    with atomic_folder(out) as tmp:
+        (tmp / JSON_FILE).write_text(json.dumps(doc, indent=2) + "\n")
+        (tmp / REPORT_FILE).write_text(markdown(doc))
+        save_figure(figure(v), tmp / FIGURE_FILE)
+        write_jobs(v, tmp / JOBS_FILE)
+        for name in os.listdir(tmp):
+            os.chmod(tmp / name, 0o644)
+    return doc
+
+
+def job_rows(v):
+    """Per system and job: both sides' steps, result, latency and verdict, and the budget
+    at arrival (for finding where they part)."""
+    from ..sim.trace import budget_at
+    for run in v.runs:
+        real = {r.job_id: r for r in run.real}
+        for s in run.sim:
+            r = real.get(s.job_id)
+            if r is None:
+                continue
+            yield (run.name, s.job_id, s.arrival_s * 1e3,
+                   budget_at(v.trace, s.arrival_s) if v.trace is not None else "",
+                   s.stages_done, r.stages_done, s.result_stage, r.result_stage,
+                   _latency_ms(s), _latency_ms(r), int(s.correct), int(r.correct),
+                   int(s.dropped), int(r.dropped))
+
+
+def _latency_ms(record) -> str:
+    value = record.latency_final_s
+    return "" if value is None else f"{value * 1e3:.4f}"
+
+
+def write_jobs(v, path) -> None:
+    import csv
+    with open(path, "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(JOB_COLUMNS)
+        out.writerows(job_rows(v))

@@ -1,0 +1,350 @@
+"""``testbed validate``: one scenario simulated and run for real on this host, compared.
+
+Sits beside :mod:`testbed.sim.engine` (the simulation of the run) and uses
+:mod:`testbed.validate.executor` for the real one: the same seed, budget trace and
+frames; every system's jobs run their ONNX stage graphs in ONNX Runtime (one thread) in
+this process pinned to one core, with the budget imposed by the co-runner or by time
+dilation (:mod:`testbed.validate.mechanism`); the co-runner is first calibrated on the
+first system's jobs, so that the executor really gets the share the trace says. Systems
+whose policy sees the future (bounds, oracles) or abandons a running stage (``restart:
+true``, which an ONNX Runtime stage cannot do) are skipped and said so. :mod:`testbed.validate.compare` turns the two
+record sets into the figures that :mod:`testbed.validate.report` writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..sim.records import JobRecord
+from . import compare
+from .corunner import PERIOD_S, CoRunner
+from .executor import OrtSteps, RealProcessor, StepSample
+from .mechanism import DilatedClock, Mechanism, WallClock, choose, detect_fifo
+
+CHECK_BUDGET = 0.5   # the co-runner check's constant budget
+START_LEAD_S = 0.05  # between giving the co-runner its start instant and that instant
+EXECUTOR_PRIORITY = 1  # SCHED_FIFO, below the co-runner's: other processes on the core
+#                        cannot delay a stage, the co-runner still preempts it at once
+
+
+@dataclass
+class SystemRun:
+    name: str
+    sim: list[JobRecord]
+    real: list[JobRecord]
+    samples: list[StepSample]
+    work_s: tuple[float, ...]
+    wall_s: float
+    policy: dict = field(default_factory=dict)   # name and params, as metrics.json has them
+
+
+@dataclass
+class Validation:
+    scenario: object
+    mechanism: Mechanism
+    core: int | None
+    period_s: float
+    idle: str = "sleep"          # how the wall-clock executor waits for a frame
+    runs: list[SystemRun] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    tuning: dict = field(default_factory=dict)
+    min_budget: float = 1.0
+    timer: Callable[[], float] = time.thread_time  # the dilated clock's
+    trace: object = None         # the run's budget trace (testbed.sim.trace.Trace)
+    check: dict | None = None    # the co-runner's calibration (calibrate_corunner)
+    overhead_s: float | None = None  # each co-runner spin's shortening (None: measure it)
+
+    def figures(self) -> dict[str, dict]:
+        out = {}
+        for run in self.runs:
+            out[run.name] = compare.compare(run.sim, run.real)
+            out[run.name]["steps"] = compare.step_costs(run.samples, run.work_s)
+            out[run.name]["real_wall_s"] = run.wall_s
+            out[run.name]["policy"] = run.policy
+        return out
+
+
+def skip_reason(spec) -> str | None:
+    """Why a system cannot be run for real (None: it can)."""
+    policy = spec.policy
+    if spec.bound_of is not None or policy.needs_foresight:
+        return "its policy sees the future (a bound): nothing real can run it"
+    if policy.watches_budget:
+        return ("its policy abandons a running step when the budget changes (restart: "
+                "true); an ONNX Runtime stage cannot be interrupted")
+    return None
+
+
+def pick_core(core: int | None) -> int | None:
+    """The core to pin to: ``core`` if allowed, else the last one this process may use
+    (None where the OS cannot pin)."""
+    from ..errors import TestbedError
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    allowed = sorted(os.sched_getaffinity(0))
+    if core is None:
+        return allowed[-1]
+    if core not in allowed:
+        raise TestbedError(f"--core: expected one of the cores this process may use "
+                           f"({', '.join(map(str, allowed))}), got {core}")
+    return core
+
+
+def validate(scenario, *, mechanism: str = "auto", detector=detect_fifo,
+             steps_for: Callable | None = None, live=None, core: int | None = None,
+             period_s: float = PERIOD_S, idle: str = "sleep", progress: bool = False,
+             timer: Callable[[], float] = time.thread_time,
+             overhead_us: float | None = None) -> Validation:
+    """Simulate ``scenario`` (its seed) and run it for real; ``steps_for(bundle,
+    outcomes)`` makes what runs a step (default: :class:`OrtSteps`), ``live`` a
+    :class:`~testbed.sim.live.LiveRunner` for the real images; ``timer`` is what the
+    dilated clock measures durations with; ``overhead_us``: what each co-runner spin
+    leaves out (None: measured, :func:`calibrate_corunner`)."""
+    from ..sim import engine, workload
+    _check_budget(scenario)
+    chosen, pinned = choose(mechanism, detector), pick_core(core)
+    scenario, tuning = _tuned(scenario)
+    result = Validation(scenario, chosen, pinned, period_s, idle, tuning=tuning, timer=timer,
+                        overhead_s=None if overhead_us is None else overhead_us / 1e6)
+    keep = [spec for spec in scenario.systems if not _skipped(spec, result.skipped)]
+    sim = engine.simulate(scenario, scenario.seed, live=live)
+    frames = list(workload.frames(scenario.workload, scenario.seed, scenario.duration_s,
+                                  scenario.sample_ids, engine.fault_plan(scenario,
+                                                                         scenario.seed)))
+    result.min_budget, result.trace = _min_budget(sim.trace, scenario), sim.trace
+    bar = _bar(len(frames) * len(keep), progress)
+    try:
+        for spec in keep:
+            records = [r for r in sim.records if r.system == spec.name]
+            result.runs.append(_run_system(scenario, spec, sim.trace, frames, records, result,
+                                           steps_for, live, bar.update))
+    finally:
+        bar.close()
+    return result
+
+
+def _check_budget(scenario) -> None:
+    from ..errors import ConfigError
+    budget = scenario.raw.get("budget")
+    kind = budget.get("kind") if isinstance(budget, dict) else None
+    if kind == "tasks":
+        raise ConfigError(scenario.path, "budget.kind", "a budget trace (validate imposes a "
+                          "share of the core; a task set is not supported)", kind)
+
+
+def _tuned(scenario):
+    """The scenario with its grid and ``auto`` policies tuned (as ``testbed run`` does)."""
+    if not any(s.candidates for s in scenario.systems):
+        return scenario, {}
+    from .. import api
+    return api.tune(scenario)
+
+
+def _skipped(spec, skipped: dict[str, str]) -> bool:
+    reason = skip_reason(spec)
+    if reason:
+        skipped[spec.name] = reason
+    return bool(reason)
+
+
+def _min_budget(trace, scenario) -> float:
+    to_fraction = 1.0 if trace.column == "budget" else 1.0 / scenario.platform.peak_gmacs
+    return float(trace.value.min()) * to_fraction
+
+
+def _bar(total: int, enabled: bool):
+    import sys
+
+    from tqdm import tqdm
+    return tqdm(total=total, unit="frame", desc="validating (real time)", file=sys.stderr,
+                disable=None if enabled else True, mininterval=0.5, leave=False)
+
+
+def _view(scenario, spec, trace, outcomes):
+    """The simulator's processor for ``spec`` (built, never run)."""
+    import simpy
+
+    from ..sim.engine import fault_plan
+    from ..sim.processor import Processor
+    faults = fault_plan(scenario, scenario.seed)
+    return Processor(simpy.Environment(), scenario, spec, scenario.seed, trace, outcomes,
+                     None, None, signal=faults.signal)
+
+
+def _outcomes(spec, frames, live):
+    from ..sim.outcomes import replay_outcomes
+    if live is None:
+        return replay_outcomes(spec.bundle)
+    return live.outcomes(spec.bundle, sorted({f.sample_id for f in frames}))[0]
+
+
+def _run_system(scenario, spec, trace, frames, sim_records, result: Validation, steps_for,
+                live, tick) -> SystemRun:
+    outcomes = _outcomes(spec, frames, live)
+    view = _view(scenario, spec, trace, outcomes)
+    if steps_for is not None:
+        steps = steps_for(spec.bundle, outcomes)
+    else:
+        pixels = None if live is None else live.images(spec.bundle)
+        steps = OrtSteps(spec.bundle, pixels, _pixel_rows(spec.bundle) if live else None)
+    with _pinned(result.core):
+        steps.warm()
+        if result.mechanism.name == "corunner" and result.check is None:
+            result.check = calibrate_corunner(result.core, result.period_s, steps,
+                                              len(view.work_s), result.overhead_s)
+            result.overhead_s = result.check["overhead_us"] / 1e6
+        start = time.perf_counter()
+        real, samples = _execute(scenario, view, trace, frames, steps, result, tick)
+        wall = time.perf_counter() - start
+    return SystemRun(spec.name, sim_records, real, samples, tuple(view.work_s), wall,
+                     _policy(spec.policy))
+
+
+def _policy(policy) -> dict:
+    import dataclasses
+
+    from ..tuning import policy_name
+    return {"name": policy_name(policy), "params": dataclasses.asdict(policy)}
+
+
+def calibrate_corunner(core: int, period_s: float, steps, num_steps: int,
+                       overhead_s: float | None = None) -> dict:
+    """Measure what the executor loses to each co-runner interruption (switching, cache
+    refill: the executor got ``b - loss / period`` of the core under budget ``b``), so
+    that the co-runner spins that much less per period (or by ``overhead_s`` if given);
+    then check the share again."""
+    before, measured = corunner_check(core, period_s, steps, num_steps), overhead_s is None
+    if measured:
+        loss = max(0.0, before["budget"] - before["effective_budget"]) * period_s
+        overhead_s = min(loss, before["budget"] * period_s)
+    after = corunner_check(core, period_s, steps, num_steps, overhead_s=overhead_s)
+    return {"budget": before["budget"], "runs": before["runs"],
+            "overhead_us": overhead_s * 1e6, "measured": measured, "before": before,
+            "after": after}
+
+
+def corunner_check(core: int, period_s: float, steps, num_steps: int,
+                   budget: float = CHECK_BUDGET, runs: int = 200,
+                   overhead_s: float = 0.0) -> dict:
+    """The share of the core a whole job (steps 1..num_steps in a row) really gets under
+    the co-runner at a constant ``budget``: its mean time alone over its mean time beside
+    the co-runner (jobs 1 ms apart, at the executor's priority both times)."""
+    with _real_time(EXECUTOR_PRIORITY):
+        alone = _timed_runs(steps, num_steps, runs)
+    runner = CoRunner(core, [0.0], [budget], period_s, overhead_s)
+    try:
+        t0 = time.monotonic() + START_LEAD_S
+        runner.go(t0, t0 + 10.0)
+        time.sleep(START_LEAD_S)
+        with _real_time(EXECUTOR_PRIORITY):
+            shared = _timed_runs(steps, num_steps, runs)
+    finally:
+        runner.proc.terminate()  # it was told to run 10 s: ample, never waited for
+        runner.stop(1.0)
+    return {"budget": budget, "runs": runs, "alone_mean_ms": alone * 1e3,
+            "shared_mean_ms": shared * 1e3, "effective_budget": alone / shared}
+
+
+def _timed_runs(steps, num_steps: int, runs: int, gap_s: float = 0.001) -> float:
+    """Mean seconds of steps 1..num_steps over ``runs`` jobs ``gap_s`` apart."""
+    total = 0.0
+    for _ in range(runs):
+        until = time.perf_counter() + gap_s
+        while time.perf_counter() < until:
+            pass
+        start, carry = time.perf_counter(), None
+        for k in range(1, num_steps + 1):
+            carry = steps.run(k, -1, carry)
+        total += time.perf_counter() - start
+    return total / runs
+
+
+def _pixel_rows(bundle) -> dict[int, int]:
+    """sample id -> row of the eval split's images (the id is the row: live mode's rule)."""
+    return {int(s): int(s) for s in bundle.eval.sample_ids}
+
+
+def _execute(scenario, view, trace, frames, steps, result: Validation, tick):
+    """Run every frame on the mechanism's clock: (records, step samples). The clock
+    starts only once the garbage collector has run (a full collection of the simulated
+    records takes long enough to drop the first frames)."""
+    horizon = scenario.horizon_s
+    if result.mechanism.name == "dilation":
+        with _no_gc():
+            clock = DilatedClock(view.integral, view.to_fraction, result.timer)
+            proc = RealProcessor(view, scenario, clock, steps, tick)
+            return proc.run(frames), proc.samples
+    times, budgets = _fractions(trace, view.to_fraction, horizon)
+    runner = CoRunner(result.core, times, budgets, result.period_s, result.overhead_s)
+    priority = EXECUTOR_PRIORITY if result.idle == "sleep" else None  # never spin at RT
+    t0 = time.monotonic()
+    try:
+        with _no_gc(), _real_time(priority):
+            t0 = time.monotonic() + START_LEAD_S
+            runner.go(t0, t0 + horizon + START_LEAD_S)
+            proc = RealProcessor(view, scenario, WallClock(t0, result.idle), steps, tick)
+            records = proc.run(frames)
+    except BaseException:
+        runner.proc.terminate()  # an interrupted run does not wait for the co-runner's end
+        raise
+    finally:
+        runner.stop(max(0.0, t0 + horizon + START_LEAD_S - time.monotonic()) + 2.0)
+    return records, proc.samples
+
+
+def _fractions(trace, to_fraction: float, horizon_s: float) -> tuple[list[float], list[float]]:
+    """The trace over the run as (times, fractions of peak), holding after its last row."""
+    from ..sim.trace import covering
+    rows = covering(trace, horizon_s)
+    return rows.time_s.tolist(), [min(1.0, v * to_fraction) for v in rows.value.tolist()]
+
+
+@contextlib.contextmanager
+def _pinned(core: int | None):
+    """This process on ``core`` only, for the block (None: as it is)."""
+    if core is None:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {core})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+@contextlib.contextmanager
+def _real_time(priority: int | None):
+    """This process under SCHED_FIFO at ``priority`` for the block, where allowed (None:
+    as it is)."""
+    if priority is None:
+        yield
+        return
+    try:
+        before = os.sched_getscheduler(0), os.sched_getparam(0)
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+    except (OSError, AttributeError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        os.sched_setscheduler(0, *before)
+
+
+@contextlib.contextmanager
+def _no_gc():
+    """No garbage-collection pause in the timed loop (it would land on some job)."""
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

@@ -1,0 +1,121 @@
+"""`testbed calibrate`: the fit recovers known parameters from synthetic noisy profiles,
+and a real run on a small shipped bundle writes a platform file a scenario can use, the
+samples file, calibration.json, report.md and the plot."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from testbed.calibrate.fit import fit_latency, nnls
+from testbed.cli import main
+from testbed.sim.platform import load_platform
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLE = ROOT / "models" / "lenet5-cifar10-steppingnet"
+
+
+TRUTH = {"launch_ms": 0.2, "node_us": 4.0, "io_us": 10.0, "gmacs": 5.0, "gbps": 10.0,
+         "expand_gbps": 3.0}
+
+
+def synthetic(rng, n=80, noise=0.03):
+    """Graphs in both regimes and their latencies under known parameters (+ noise)."""
+    nodes = rng.integers(5, 60, n).astype(float)
+    io = rng.integers(2, 12, n).astype(float)
+    macs = np.exp(rng.uniform(np.log(1e4), np.log(2e7), n))  # tiny (launch-bound) to large
+    bytes_ = np.exp(rng.uniform(np.log(1e4), np.log(4e7), n))
+    expand = np.where(rng.random(n) < 0.5, 0.0, rng.uniform(0, 3e6, n))
+    t = TRUTH
+    ms = (t["launch_ms"] + (nodes * t["node_us"] + io * t["io_us"]) / 1e3
+          + np.maximum(macs / (t["gmacs"] * 1e6), bytes_ / (t["gbps"] * 1e6))
+          + expand / (t["expand_gbps"] * 1e6))
+    return nodes, macs, bytes_, expand, io, ms * np.exp(rng.normal(0, noise, n))
+
+
+def test_the_fit_recovers_known_parameters_from_noisy_profiles():
+    rng = np.random.default_rng(1)
+    nodes, macs, bytes_, expand, io, ms = synthetic(rng)
+    ms[:3] *= [4.0, 0.3, 6.0]  # outliers must not pull the fit
+    fit = fit_latency(nodes, macs, bytes_, ms, expand, io)
+    for key, want in TRUTH.items():
+        assert getattr(fit, key) == pytest.approx(want, rel=0.2), key
+    assert fit.median_error < 0.05
+    assert np.median(np.abs(fit.predict(nodes, macs, bytes_, expand, io) / ms - 1)) < 0.05
+
+
+def test_the_fit_finds_no_memory_term_where_nothing_is_memory_bound():
+    rng = np.random.default_rng(2)
+    nodes, macs, bytes_, _, _, _ = synthetic(rng)
+    ms = 0.1 + macs / 4e6
+    fit = fit_latency(nodes, macs, bytes_ * 1e-3, ms)
+    assert fit.gmacs == pytest.approx(4.0, rel=0.02)
+    assert fit.launch_ms == pytest.approx(0.1, rel=0.05)
+    assert fit.median_error < 0.01
+
+
+def test_nnls_keeps_coefficients_non_negative_and_exact_when_feasible():
+    a = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    assert nnls(a, a @ np.array([2.0, 3.0])) == pytest.approx([2.0, 3.0])
+    assert np.all(nnls(a, np.array([-1.0, 2.0, 1.0])) >= 0)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs CPU affinity")
+def test_calibrate_writes_a_usable_platform_and_its_report(tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    before = os.sched_getaffinity(0)
+    out = tmp_path / "platforms" / "host.yaml"
+    code = main(["calibrate", str(BUNDLE), "--out", str(out), "--report", str(tmp_path / "r"),
+                 "--warmup", "1", "--repeats", "5", "--quiet"])
+    assert code == 0 and os.sched_getaffinity(0) == before  # pinning undone
+    assert "median error" in capsys.readouterr().out
+    text = out.read_text()
+    assert text.startswith("# Calibrated latency model") and "# command: " in text
+    platform = load_platform({"file": "platforms/host.yaml"}, tmp_path / "s.yaml", "latency")
+    assert platform.latency.variability.dist == "empirical"
+    assert platform.peak_gmacs == platform.latency.gmacs > 0
+    samples = json.loads((out.parent / "host_samples.json").read_text())
+    stages = samples["bundles"][BUNDLE.name]
+    assert len(stages) == 4 and all(len(s["ratios"]) == 5 for s in stages)
+    cal = json.loads((tmp_path / "r" / "calibration.json").read_text())
+    assert [s["index"] for s in cal["stages"]] == [1, 2, 3, 4]
+    for row in cal["stages"] + cal["subnets"]:
+        assert row["bundle"] == BUNDLE.name and row["predicted_ms"] > 0 < row["measured_ms"]
+        assert row["samples"] == 5
+    assert {r["kind"] for r in cal["subnets"]} == {"monolithic", "chained"}
+    assert 0 <= cal["errors"]["stage"]["median"] <= cal["errors"]["stage"]["worst"]
+    assert cal["host"]["core"] in before and "loadavg_before" in cal["host"]
+    assert (tmp_path / "r" / "predicted_vs_measured.png").stat().st_size > 1000
+    assert "| stage | 1 |" in (tmp_path / "r" / "report.md").read_text().replace(
+        f"| {BUNDLE.name} ", "|")
+
+
+def test_calibrate_measures_toy_graphs_it_cannot_unfold(tmp_path):
+    """Stage graphs of another format (here: one MatMul each) are timed as stages and
+    chains; only the monolithic subnets, rebuilt by unfolding the stages, are skipped."""
+    pytest.importorskip("onnxruntime")
+    from testbed.calibrate.run import calibrate
+    from tests.sim.test_latency import graph_bundle
+    bundles = [graph_bundle(tmp_path / m, m, i) for i, m in enumerate(("anywidth", "static"))]
+    res = calibrate(bundles, tmp_path / "toy.yaml", warmup=0, repeats=3, progress=False)
+    kinds = {(r["bundle"], r["kind"]) for r in res["stages"] + res["subnets"]}
+    names = [json.loads((b / "manifest.json").read_text())["name"] for b in bundles]
+    assert kinds == {(names[0], "stage"), (names[0], "chained"), (names[1], "stage")}
+    assert (tmp_path / "toy-calibration" / "report.md").is_file()
+    assert res["held_out"]["n"] == 8
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--out", "p.txt"], "ending in .yaml"),
+    (["--out", "p.yaml", "--repeats", "1"], "--repeats"),
+    (["--out", "p.yaml", "--core", "4096"], "--core 4096"),
+])
+def test_bad_calibrate_arguments_end_in_one_line(tmp_path, capsys, args, message):
+    args = [a if a not in ("p.txt", "p.yaml") else str(tmp_path / a) for a in args]
+    assert main(["calibrate", str(BUNDLE), *args, "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not (tmp_path / "p.yaml").exists()
