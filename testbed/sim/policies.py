@@ -44,6 +44,17 @@ class Policy:
     def decide(self, obs: Observation) -> int:
         raise NotImplementedError
 
+    def choose(self, obs: Observation) -> int:
+        """``decide``, checked against the bundle (what every engine calls): the next
+        stage of an incremental bundle or any subnet of an up-front one, or 0 to stop;
+        anything else is a bug in the policy."""
+        k = self.decide(obs)
+        if k and (k != obs.done + 1 if obs.incremental else not 0 < k <= len(obs.work_s)):
+            raise RuntimeError(f"policy {type(self).__name__} chose step {k!r} after "
+                               f"{obs.done} of {len(obs.work_s)} steps "
+                               f"(incremental: {obs.incremental})")
+        return k
+
     def fit(self, manifest: Manifest, workload: tuple[JobClass, ...], fail: Fail,
             faults=None) -> None:
         """Raise through ``fail`` if this policy cannot drive ``manifest``'s bundle."""

@@ -240,12 +240,7 @@ class Processor:
                           self.quality,          # quality
                           remaining_s,           # remaining_s
                           job.foresight)         # foresight
-        k = self.policy.decide(obs)
-        if k and (k != job.done + 1 if self.incremental else not 0 < k <= len(self.work_v)):
-            raise RuntimeError(f"policy {type(self.policy).__name__} chose step {k!r} after "
-                               f"{job.done} of {len(self.work_v)} steps "
-                               f"(incremental: {self.incremental})")
-        return k
+        return self.policy.choose(obs)
 
     def _fail(self, job: _Job, k: int, start: float, end: float) -> None:
         """Step k was served in full but raised: its work is wasted, the result stays."""

@@ -169,7 +169,7 @@ class RealProcessor:
                           confidence=job.conf, budget_estimate=estimate, budget_now=now,
                           work_s=view.work_s, incremental=view.incremental,
                           waiting=self.room.size, quality=view.quality)
-        return view.policy.decide(obs)
+        return view.policy.choose(obs)
 
     def _step(self, job: _Job, k: int, start: float, end: float, ok: bool) -> None:
         view = self.view

@@ -125,9 +125,9 @@ def test_policies_see_the_medians_while_executions_vary(bundles, tmp_path):
         def __getattr__(self, name):
             return getattr(self.inner, name)
 
-        def decide(self, obs):
+        def choose(self, obs):
             seen.append(obs.work_s)
-            return self.inner.decide(obs)
+            return self.inner.choose(obs)
     import dataclasses
     spied = dataclasses.replace(scenario, systems=(dataclasses.replace(
         spec, policy=Spy(spec.policy)),))
