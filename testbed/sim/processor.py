@@ -33,7 +33,7 @@ from .monitor import Monitor, distorted_signal, true_signal
 from .observation import Foresight, Observation
 from .outcomes import Outcomes
 from .platform import step_costs
-from .records import JobRecord, StageEvent
+from .records import JobRecord, StageEvent, job_record
 from .trace import Trace
 from .waiting import WaitingRoom
 from .workload import Frame
@@ -277,20 +277,12 @@ class Processor:
         """``free``: when the processor is free again (the job's busy time ends)."""
         if self.emit_record is None:
             return
-        f, done = job.frame, job.done
-        busy = 0.0 if job.started is None else free - job.started
-        correct = bool(done) and self.outcomes.correct[job.row][done - 1]
-        self.emit_record(JobRecord(
-            system=self.name, seed=self.seed, job_id=f.job_id,
-            job_class=self.class_names[f.job_class], sample_id=f.sample_id,
-            arrival_s=f.arrival_s, deadline_s=f.deadline_s, dropped=False,
-            stages_done=job.runs, result_stage=done, hit=done > 0, correct=correct,
-            confidence=job.conf, macs_executed=job.executed,
-            macs_wasted=max(0.0, job.executed - job.useful),
-            energy_j=job.executed * self.j_per_mac, start_s=job.started,
-            first_result_s=job.first, final_result_s=job.final, fault=f.fault,
-            failed_stage=job.failed, busy_s=busy,
-            quality=self.quality[done - 1] if done else 0.0))
+        done = job.done
+        self.emit_record(job_record(
+            self.name, self.seed, job.frame, self.class_names[job.frame.job_class], job, done,
+            bool(done) and self.outcomes.correct[job.row][done - 1],
+            self.quality[done - 1] if done else 0.0, self.j_per_mac,
+            0.0 if job.started is None else free - job.started))
 
     def _record_dropped(self, f: Frame) -> None:
         if self.emit_record is not None:

@@ -58,4 +58,20 @@ class StageEvent(NamedTuple):
     macs: float            # MACs actually served (the full cost when completed)
 
 
+def job_record(system: str, seed: int, frame, job_class: str, job, result: int,
+               correct: bool, quality: float, j_per_mac: float, busy_s: float) -> JobRecord:
+    """The record of a job that ran (every engine: fluid, task set, validate), from its
+    bookkeeping ``job`` (``runs``, ``conf``, ``executed``, ``useful``, ``started``,
+    ``first``, ``final``, ``failed``) and the step whose answer it emits (``result``, 0:
+    none); ``correct`` and ``quality`` belong to that step."""
+    return JobRecord(
+        system=system, seed=seed, job_id=frame.job_id, job_class=job_class,
+        sample_id=frame.sample_id, arrival_s=frame.arrival_s, deadline_s=frame.deadline_s,
+        dropped=False, stages_done=job.runs, result_stage=result, hit=result > 0,
+        correct=correct, confidence=job.conf, macs_executed=job.executed,
+        macs_wasted=max(0.0, job.executed - job.useful), energy_j=job.executed * j_per_mac,
+        start_s=job.started, first_result_s=job.first, final_result_s=job.final,
+        fault=frame.fault, failed_stage=job.failed, busy_s=busy_s, quality=quality)
+
+
 JOB_COLUMNS = JobRecord._fields

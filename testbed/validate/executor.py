@@ -22,7 +22,7 @@ from typing import Callable, NamedTuple, Protocol
 import numpy as np
 
 from ..sim.observation import Observation
-from ..sim.records import JobRecord
+from ..sim.records import JobRecord, job_record
 from ..sim.waiting import WaitingRoom
 from ..sim.workload import Frame
 
@@ -188,19 +188,12 @@ class RealProcessor:
         job.final = end
 
     def _record(self, job: _Job, free: float) -> None:
-        view, f, done = self.view, job.frame, job.done
-        self.records.append(JobRecord(
-            system=view.name, seed=view.seed, job_id=f.job_id,
-            job_class=view.class_names[f.job_class], sample_id=f.sample_id,
-            arrival_s=f.arrival_s, deadline_s=f.deadline_s, dropped=False,
-            stages_done=job.runs, result_stage=done, hit=done > 0,
-            correct=bool(done) and view.outcomes.correct[job.row][done - 1],
-            confidence=job.conf, macs_executed=job.executed,
-            macs_wasted=max(0.0, job.executed - job.useful),
-            energy_j=job.executed * view.j_per_mac, start_s=job.started,
-            first_result_s=job.first, final_result_s=job.final, fault=f.fault,
-            failed_stage=job.failed, busy_s=0.0 if job.started is None else free - job.started,
-            quality=view.quality[done - 1] if done else 0.0))
+        view, done = self.view, job.done
+        self.records.append(job_record(
+            view.name, view.seed, job.frame, view.class_names[job.frame.job_class], job, done,
+            bool(done) and view.outcomes.correct[job.row][done - 1],
+            view.quality[done - 1] if done else 0.0, view.j_per_mac,
+            0.0 if job.started is None else free - job.started))
 
     def _record_dropped(self, f: Frame) -> None:
         view = self.view

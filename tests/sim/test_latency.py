@@ -27,27 +27,9 @@ from .builders import scenario_dict
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-SHAPE, CLASSES = (3, 8, 8), 10
+from tests.linear_stages import CLASSES, SHAPE, linear_stage  # noqa: E402
+
 LATENCY = {"gmacs": 0.05, "launch_ms": 0.5, "node_us": 100.0, "gbps": 0.2}
-
-
-def matmul_stage(rng, chained: bool) -> bytes:
-    """logits = [logits_in +] flatten(image) @ w: a real, tiny stage graph."""
-    inputs = [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", *SHAPE])]
-    nodes = [helper.make_node("Flatten", ["image"], ["flat"]),
-             helper.make_node("MatMul", ["flat", "w"], ["part" if chained else "logits"])]
-    if chained:
-        inputs.append(helper.make_tensor_value_info("logits_in", TensorProto.FLOAT,
-                                                    ["N", CLASSES]))
-        nodes.append(helper.make_node("Add", ["logits_in", "part"], ["logits"]))
-    weight = rng.normal(0, 0.1, (math.prod(SHAPE), CLASSES)).astype(np.float32)
-    graph = helper.make_graph(nodes, "stage", inputs,
-                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT,
-                                                             ["N", CLASSES])],
-                              [numpy_helper.from_array(weight, "w")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return model.SerializeToString()
 
 
 def graph_bundle(path: Path, method: str = "steppingnet", seed: int = 0) -> Path:
@@ -57,7 +39,8 @@ def graph_bundle(path: Path, method: str = "steppingnet", seed: int = 0) -> Path
     rng = np.random.default_rng(seed)
     for k, stage in enumerate(manifest["stages"]):
         chained = k > 0 and manifest["incremental"]
-        (root / stage["file"]).write_bytes(matmul_stage(rng, chained))
+        weight = rng.normal(0, 0.1, (math.prod(SHAPE), CLASSES))
+        (root / stage["file"]).write_bytes(linear_stage(weight, chained))
         stage["sha256"] = sha256_file(root / stage["file"])
     (root / "manifest.json").write_text(json.dumps(manifest))
     return root

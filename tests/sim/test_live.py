@@ -16,25 +16,9 @@ from .builders import scenario_dict
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from tests.linear_stages import CLASSES, SHAPE, linear_stage as stage_graph  # noqa: E402
 
-SHAPE, CLASSES, N = (3, 8, 8), 10, 64
-
-
-def stage_graph(weight: np.ndarray, chained: bool) -> bytes:
-    """logits = [logits_in +] flatten(image) @ weight: a linear incremental stage."""
-    inputs = [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", *SHAPE])]
-    nodes = [helper.make_node("Flatten", ["image"], ["flat"]),
-             helper.make_node("MatMul", ["flat", "w"], ["part" if chained else "logits"])]
-    if chained:
-        inputs.append(helper.make_tensor_value_info("logits_in", TensorProto.FLOAT, ["N", CLASSES]))
-        nodes.append(helper.make_node("Add", ["logits_in", "part"], ["logits"]))
-    output = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", CLASSES])
-    graph = helper.make_graph(nodes, "stage", inputs, [output],
-                              [numpy_helper.from_array(weight.astype(np.float32), "w")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return model.SerializeToString()
+N = 64
 
 
 @pytest.fixture

@@ -30,25 +30,7 @@ def test_the_corunner_starts_and_stops_by_itself_or_says_why_not():
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
-SHAPE, CLASSES = (3, 8, 8), 10
-
-
-def linear_stage(weight: np.ndarray, chained: bool) -> bytes:
-    """logits = [logits_in +] flatten(image) @ weight."""
-    from onnx import TensorProto, helper, numpy_helper
-    inputs = [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", *SHAPE])]
-    nodes = [helper.make_node("Flatten", ["image"], ["flat"]),
-             helper.make_node("MatMul", ["flat", "w"], ["part" if chained else "logits"])]
-    if chained:
-        inputs.append(helper.make_tensor_value_info("logits_in", TensorProto.FLOAT,
-                                                    ["N", CLASSES]))
-        nodes.append(helper.make_node("Add", ["logits_in", "part"], ["logits"]))
-    out = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", CLASSES])
-    graph = helper.make_graph(nodes, "stage", inputs, [out],
-                              [numpy_helper.from_array(weight.astype(np.float32), "w")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return model.SerializeToString()
+from tests.linear_stages import CLASSES, SHAPE, linear_stage  # noqa: E402
 
 
 def linear_bundle(tmp_path):

@@ -38,7 +38,7 @@ from ..latency import Draws, stage_dists
 from ..observation import Observation
 from ..outcomes import Outcomes, replay_outcomes
 from ..platform import step_costs
-from ..records import JobRecord, StageEvent
+from ..records import JobRecord, StageEvent, job_record
 from ..workload import Frame
 from .analysis import RtaTask, response_bounds
 from .monitor import CapacityMonitor
@@ -343,19 +343,11 @@ class Platform:
             return self._record_dropped(job.frame)
         if self.emit_record is None:
             return
-        f, done = job.frame, job.result
-        self.emit_record(JobRecord(
-            system=self.name, seed=self.seed, job_id=f.job_id,
-            job_class=self.classes[f.job_class].name, sample_id=f.sample_id,
-            arrival_s=f.arrival_s, deadline_s=f.deadline_s, dropped=False,
-            stages_done=job.runs, result_stage=done, hit=done > 0,
-            correct=bool(done) and job.model.correct[job.row][done - 1],
-            confidence=job.conf, macs_executed=job.executed,
-            macs_wasted=max(0.0, job.executed - job.useful),
-            energy_j=job.executed * self.j_per_mac, start_s=job.started,
-            first_result_s=job.first, final_result_s=job.final, fault=f.fault,
-            failed_stage=job.failed, busy_s=job.busy,
-            quality=job.model.quality[done - 1] if done else 0.0))
+        done = job.result
+        self.emit_record(job_record(
+            self.name, self.seed, job.frame, self.classes[job.frame.job_class].name, job, done,
+            bool(done) and job.model.correct[job.row][done - 1],
+            job.model.quality[done - 1] if done else 0.0, self.j_per_mac, job.busy))
 
     def _record_dropped(self, f: Frame) -> None:
         if self.emit_record is not None:
