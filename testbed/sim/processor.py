@@ -33,7 +33,7 @@ from .monitor import Monitor, distorted_signal, true_signal
 from .observation import Foresight, Observation
 from .outcomes import Outcomes
 from .platform import step_costs
-from .records import JobRecord, StageEvent, job_record
+from .records import StageEvent, dropped_record, job_record
 from .trace import Trace
 from .waiting import WaitingRoom
 from .workload import Frame
@@ -58,7 +58,7 @@ class _Job:
 class Processor:
     def __init__(self, env: simpy.Environment, scenario, spec, seed: int, trace: Trace,
                  outcomes: Outcomes, emit_record: Sink | None, emit_event: Sink | None,
-                 signal: Signal | None = None):
+                 signal: Signal | None = None, sensed: Trace | None = None):
         self.env, self.name, self.seed, self.policy = env, spec.name, seed, spec.policy
         self.incremental = spec.bundle.manifest.incremental
         self.watches = spec.policy.watches_budget
@@ -73,8 +73,9 @@ class Processor:
         self.class_names = [c.name for c in self.classes]
         self.last = len(self.work_v) if self.incremental else -1  # a job ends after this step
         self.emit_record, self.emit_event = emit_record, emit_event
-        view = (true_signal(self.integral, self.to_fraction) if signal is None
-                else distorted_signal(self.integral, self.to_fraction, signal))
+        seen = self.integral if sensed is None else sensed._integral  # what the monitor reads
+        view = (true_signal(seen, self.to_fraction) if signal is None
+                else distorted_signal(seen, self.to_fraction, signal))
         self.monitor = Monitor(scenario.platform.monitor_ms / 1e3, self.policy.ewma_alpha, view)
         self.stream: Iterator[Frame] = iter(())
         self.next_frame: Frame | None = None
@@ -140,6 +141,8 @@ class Processor:
         when the processor is free again."""
         job = self._begin(frame)
         deadline, last, room = frame.deadline_s, self.last, self.room
+        if self.integral.rate(t) <= 0:  # the policy runs on this processor: not in a stall
+            t = min(self.integral.serving_from(t), max(t, deadline))
         preemptible = self.can_preempt[frame.job_class]
         finish, work_v, decide = self.integral.finish, job.work, self._decide
         while t < deadline and job.done != last:
@@ -286,10 +289,5 @@ class Processor:
 
     def _record_dropped(self, f: Frame) -> None:
         if self.emit_record is not None:
-            self.emit_record(JobRecord(
-                system=self.name, seed=self.seed, job_id=f.job_id,
-                job_class=self.class_names[f.job_class], sample_id=f.sample_id,
-                arrival_s=f.arrival_s, deadline_s=f.deadline_s, dropped=True,
-                stages_done=0, result_stage=0, hit=False, correct=False, confidence=0.0,
-                macs_executed=0.0, macs_wasted=0.0, energy_j=0.0, start_s=None,
-                first_result_s=None, final_result_s=None, fault=f.fault))
+            self.emit_record(dropped_record(self.name, self.seed, f,
+                                            self.class_names[f.job_class]))

@@ -74,4 +74,16 @@ def job_record(system: str, seed: int, frame, job_class: str, job, result: int,
         fault=frame.fault, failed_stage=job.failed, busy_s=busy_s, quality=quality)
 
 
+def dropped_record(system: str, seed: int, frame, job_class: str) -> JobRecord:
+    """The record of a frame that never ran (every engine: fluid, task set, validate):
+    dropped by the overrun rule or lost by the sensor. No stage, no result, no MACs, no
+    times; only the frame's identity, its deadline and the faults that touched it."""
+    return JobRecord(
+        system=system, seed=seed, job_id=frame.job_id, job_class=job_class,
+        sample_id=frame.sample_id, arrival_s=frame.arrival_s, deadline_s=frame.deadline_s,
+        dropped=True, stages_done=0, result_stage=0, hit=False, correct=False,
+        confidence=0.0, macs_executed=0.0, macs_wasted=0.0, energy_j=0.0, start_s=None,
+        first_result_s=None, final_result_s=None, fault=frame.fault)
+
+
 JOB_COLUMNS = JobRecord._fields

@@ -149,6 +149,12 @@ class Integral:
         r = self._cycle(t)[1] if self.period else t
         return self.V[bisect_right(self.T, r) - 1]
 
+    def serving_from(self, t: float) -> float:
+        """The first time >= t at which the budget is above zero (``inf``: never again)."""
+        while t < math.inf and self.rate(t) <= 0:
+            t = self.next_change(t)
+        return t
+
     def next_change(self, t: float) -> float:
         """Time of the first row boundary strictly after t (``inf`` once holding)."""
         n, r = self._cycle(t)

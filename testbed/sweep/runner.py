@@ -4,10 +4,11 @@ it finishes, record failures with their parameters, then write the table and rep
 
 A point counts as done only if its rows were computed from the same inputs: every row
 carries a fingerprint of the base scenario file, each system's bundle manifest (which
-holds its stage and eval checksums) and profile, a trace file the scenario reads, and the
-revision of the metrics' definitions (:data:`testbed.report.metrics.REVISION`). Rows from
-other inputs (a retrained bundle, an edited scenario, a newer metric) are discarded and
-rerun.
+holds its stage and eval checksums) and profile, the other files the scenario names (a
+platform file and its latency samples, a budget trace, a task set's execution samples:
+:func:`scenario_files`), and the revision of the metrics' definitions
+(:data:`testbed.report.metrics.REVISION`). Rows from other inputs (a retrained bundle,
+an edited scenario or platform file, a newer metric) are discarded and rerun.
 """
 
 from __future__ import annotations
@@ -44,11 +45,48 @@ def validate(spec: SweepSpec, duration_s: float | None) -> set[Path]:
             scenario = load_point(str(spec.base), point, duration_s)
         except TestbedError as exc:
             raise TestbedError(f"{spec.path}: grid point {point.index} {point.params}: {exc}") from None
-        for system in scenario.systems:
-            files.update(system.model / name for name in ("manifest.json", "profile.json"))
-        budget = scenario.raw.get("budget")
-        if isinstance(budget, dict) and isinstance(budget.get("file"), str):
-            files.add(Path(spec.base).parent / budget["file"])
+        files.update(scenario_files(scenario))
+    return files
+
+
+def scenario_files(scenario) -> set[Path]:
+    """The files a loaded scenario read besides itself, resolved as the loader resolves
+    them: each bundle's manifest and profile (a system's and each of its classes' own),
+    the platform file (``platform: {file}``, relative to the scenario) and the latency
+    samples file (relative to the YAML file that names it), a budget trace CSV
+    (``budget: {kind: trace, file}``) and a task set's execution-time samples CSVs."""
+    from ..sim.budgets import FixedTrace
+    from ..sim.rt.tasks import Samples, TaskSet
+    base = scenario.path.parent
+    files = set()
+    for system in scenario.systems:
+        for model in (system.model, *(c.model for c in system.classes)):
+            files.update(model / name for name in ("manifest.json", "profile.json"))
+    files.update(_platform_files(scenario.raw.get("platform"), base, scenario.platform))
+    budget = scenario.budget
+    if isinstance(budget, FixedTrace):
+        files.add(Path(budget.file))
+    elif isinstance(budget, TaskSet):
+        files.update(base / task.execution.file for task in budget.tasks
+                     if isinstance(task.execution, Samples))
+    return files
+
+
+def _platform_files(raw: object, base: Path, platform) -> set[Path]:
+    """The platform file a scenario's ``platform:`` names and the samples file of its
+    latency model; mirrors :func:`testbed.sim.platform.load_platform`: the samples file
+    is relative to the platform file, unless the scenario names its own."""
+    files, samples_base = set(), base
+    if isinstance(raw, dict) and isinstance(raw.get("file"), str):
+        path = base / raw["file"]
+        files.add(path)
+        latency = raw.get("latency")
+        own = latency.get("variability") if isinstance(latency, dict) else None
+        if not (isinstance(own, dict) and "file" in own):
+            samples_base = path.parent
+    latency = platform.latency
+    if latency is not None and latency.variability.file is not None:
+        files.add(samples_base / latency.variability.file)
     return files
 
 

@@ -72,6 +72,51 @@ def busy_seconds(share: float, period_s: float, overhead_s: float = 0.0) -> floa
     return max(0.0, share * period_s - overhead_s)
 
 
+def imposed(times: list[float], budgets: list[float], horizon_s: float,
+            period_s: float = PERIOD_S, overhead_s: float = 0.0
+            ) -> tuple[list[float], list[float]]:
+    """What the co-runner imposes, as budget rows ``(times, fractions)``: in every period
+    whose budget ``b`` is below 1 the executor gets nothing while the co-runner spins
+    (:func:`busy_seconds`: ``(1 - b) × period_s - overhead_s``) and then, for the rest of
+    the period, the share that serves ``b × period_s`` in all (what each interruption
+    costs it, ``overhead_s``, spread over that rest); a period at full budget is whole. The duty cycle :func:`duty_cycle` runs, at its own resolution: the simulator
+    serves the validation's jobs from these rows (the trace's own, coarser rows are a
+    fluid approximation of them)."""
+    out_t, out_v = [0.0], [1.0]
+
+    def row(t: float, v: float) -> None:
+        if v == out_v[-1]:
+            return
+        if t == out_t[-1]:
+            out_v[-1] = v
+            if len(out_v) > 1 and out_v[-2] == v:
+                out_t.pop()
+                out_v.pop()
+        else:
+            out_t.append(t)
+            out_v.append(v)
+
+    k, end = 0, math.ceil(horizon_s / period_s)
+    while k < end:
+        start = k * period_s
+        share = busy_share(times, budgets, start)
+        if share <= 0:  # full budget until the trace changes
+            row(start, 1.0)
+            k = max(k + 1, math.ceil((min(_next_change(times, start), horizon_s) - 1e-12)
+                                     / period_s))
+            continue
+        spin = busy_seconds(share, period_s, overhead_s)
+        rest = period_s - spin
+        if spin > 0:
+            row(start, 0.0)
+        if rest > 0:
+            rate = (1.0 - share) * period_s / rest
+            row(start + spin, 1.0 if rate >= 1.0 - 1e-9 else rate)
+        k += 1
+    row(end * period_s, 1.0)
+    return out_t, out_v
+
+
 def _next_change(times: list[float], t: float) -> float:
     """The first row time after ``t`` (``inf``: none)."""
     i = bisect_right(times, t)

@@ -22,7 +22,7 @@ from typing import Callable, NamedTuple, Protocol
 import numpy as np
 
 from ..sim.observation import Observation
-from ..sim.records import JobRecord, job_record
+from ..sim.records import JobRecord, dropped_record, job_record
 from ..sim.waiting import WaitingRoom
 from ..sim.workload import Frame
 
@@ -197,10 +197,5 @@ class RealProcessor:
 
     def _record_dropped(self, f: Frame) -> None:
         view = self.view
-        self.records.append(JobRecord(
-            system=view.name, seed=view.seed, job_id=f.job_id,
-            job_class=view.class_names[f.job_class], sample_id=f.sample_id,
-            arrival_s=f.arrival_s, deadline_s=f.deadline_s, dropped=True, stages_done=0,
-            result_stage=0, hit=False, correct=False, confidence=0.0, macs_executed=0.0,
-            macs_wasted=0.0, energy_j=0.0, start_s=None, first_result_s=None,
-            final_result_s=None, fault=f.fault))
+        self.records.append(dropped_record(view.name, view.seed, f,
+                                           view.class_names[f.job_class]))

@@ -4,8 +4,13 @@ Sits beside :mod:`testbed.sim.engine` (the simulation of the run) and uses
 :mod:`testbed.validate.executor` for the real one: the same seed, budget trace and
 frames; every system's jobs run their ONNX stage graphs in ONNX Runtime (one thread) in
 this process pinned to one core, with the budget imposed by the co-runner or by time
-dilation (:mod:`testbed.validate.mechanism`); the co-runner is first calibrated on the
-first system's jobs, so that the executor really gets the share the trace says. Systems
+dilation (:mod:`testbed.validate.mechanism`); the co-runner is first calibrated on each
+system's jobs, so that the executor really gets the share the trace says, and the system
+is simulated on what the co-runner imposes at its own resolution (each period's spin, then
+the rest of the period; the trace's coarser rows are kept as the fluid simulation). The
+executor is an ordinary process: at real-time priority, it and the co-runner together can
+exhaust the kernel's real-time cap (``sched_rt_runtime_us``), which then freezes both for
+tens of milliseconds. Systems
 whose policy sees the future (bounds, oracles) or abandons a running stage (``restart:
 true``, which an ONNX Runtime stage cannot do) are skipped and said so. :mod:`testbed.validate.compare` turns the two
 record sets into the figures that :mod:`testbed.validate.report` writes.
@@ -22,14 +27,14 @@ from typing import Callable
 
 from ..sim.records import JobRecord
 from . import compare
-from .corunner import PERIOD_S, CoRunner
+from .corunner import PERIOD_S, CoRunner, imposed
 from .executor import OrtSteps, RealProcessor, StepSample
 from .mechanism import DilatedClock, Mechanism, WallClock, choose, detect_fifo
 
 CHECK_BUDGET = 0.5   # the co-runner check's constant budget
+RIG_ROUNDS = 3       # co-runner checks after the first measurement, at most
+RIG_TOLERANCE = 0.02  # |share the job got - budget| the rounds aim for
 START_LEAD_S = 0.05  # between giving the co-runner its start instant and that instant
-EXECUTOR_PRIORITY = 1  # SCHED_FIFO, below the co-runner's: other processes on the core
-#                        cannot delay a stage, the co-runner still preempts it at once
 
 
 @dataclass
@@ -41,6 +46,9 @@ class SystemRun:
     work_s: tuple[float, ...]
     wall_s: float
     policy: dict = field(default_factory=dict)   # name and params, as metrics.json has them
+    fluid: list[JobRecord] | None = None  # co-runner: the simulation on the trace's own rows
+    check: dict | None = None   # co-runner: its calibration on this system's jobs
+    repeat: int = 1             # which of the validation's repeats (1-based)
 
 
 @dataclass
@@ -49,24 +57,76 @@ class Validation:
     mechanism: Mechanism
     core: int | None
     period_s: float
-    idle: str = "sleep"          # how the wall-clock executor waits for a frame
+    idle: str = "spin"           # how the wall-clock executor waits for a frame
     runs: list[SystemRun] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     tuning: dict = field(default_factory=dict)
     min_budget: float = 1.0
     timer: Callable[[], float] = time.thread_time  # the dilated clock's
     trace: object = None         # the run's budget trace (testbed.sim.trace.Trace)
-    check: dict | None = None    # the co-runner's calibration (calibrate_corunner)
-    overhead_s: float | None = None  # each co-runner spin's shortening (None: measure it)
+    check: dict | None = None    # the first system's co-runner calibration
+    overhead_s: float | None = None  # each co-runner spin's shortening (None: measure it
+    #                                  on each system's jobs, calibrate_corunner)
+
+    def by_system(self) -> dict[str, list[SystemRun]]:
+        """Every system's runs, one per repeat, in scenario order."""
+        out: dict[str, list[SystemRun]] = {}
+        for run in self.runs:
+            out.setdefault(run.name, []).append(run)
+        return out
 
     def figures(self) -> dict[str, dict]:
+        """Per system: the figures of its median repeat (by per-job agreement), the
+        ``repeats`` in brief, and ``met``: the target held in most repeats."""
         out = {}
-        for run in self.runs:
-            out[run.name] = compare.compare(run.sim, run.real)
-            out[run.name]["steps"] = compare.step_costs(run.samples, run.work_s)
-            out[run.name]["real_wall_s"] = run.wall_s
-            out[run.name]["policy"] = run.policy
+        for name, runs in self.by_system().items():
+            each = [_figures(run) for run in runs]
+            x = each[_median_index([f["agreement"] or 0.0 for f in each])]
+            x["repeats"] = [{"repeat": f["repeat"], "real": f["real"],
+                             "difference": f["difference"], "agreement": f["agreement"],
+                             "met": f["met"], "corunner": _brief(f.get("corunner"))}
+                            for f in each]
+            x["met_repeat"] = x["met"]
+            x["met_repeats"] = sum(f["met"] for f in each)
+            x["met"] = 2 * x["met_repeats"] > len(each)
+            out[name] = x
         return out
+
+    def representative(self) -> list[SystemRun]:
+        """Each system's median repeat (the one :meth:`figures` reports in full)."""
+        picked = []
+        for runs in self.by_system().values():
+            agree = [compare.agreement(r.sim, r.real) or 0.0 for r in runs]
+            picked.append(runs[_median_index(agree)])
+        return picked
+
+
+def _figures(run: SystemRun) -> dict:
+    x = compare.compare(run.sim, run.real)
+    x["repeat"] = run.repeat
+    x["steps"] = compare.step_costs(run.samples, run.work_s)
+    x["real_wall_s"] = run.wall_s
+    x["policy"] = run.policy
+    if run.check is not None:
+        x["corunner"] = run.check
+    if run.fluid is not None:
+        x["sim_fluid"] = compare.side(run.fluid)
+        x["fluid_difference"] = compare.difference(x["sim"], x["sim_fluid"])
+    return x
+
+
+def _median_index(values: list[float]) -> int:
+    """The index of the median value (the lower one of an even count)."""
+    order = sorted(range(len(values)), key=lambda i: (values[i], i))
+    return order[(len(order) - 1) // 2]
+
+
+def _brief(check: dict | None) -> dict | None:
+    if check is None:
+        return None
+    return {"overhead_us": check["overhead_us"],
+            "effective_before": check["before"]["effective_budget"],
+            "effective_after": check["after"]["effective_budget"]}
 
 
 def skip_reason(spec) -> str | None:
@@ -97,14 +157,16 @@ def pick_core(core: int | None) -> int | None:
 
 def validate(scenario, *, mechanism: str = "auto", detector=detect_fifo,
              steps_for: Callable | None = None, live=None, core: int | None = None,
-             period_s: float = PERIOD_S, idle: str = "sleep", progress: bool = False,
+             period_s: float = PERIOD_S, idle: str = "spin", progress: bool = False,
              timer: Callable[[], float] = time.thread_time,
-             overhead_us: float | None = None) -> Validation:
+             overhead_us: float | None = None, repeats: int = 1) -> Validation:
     """Simulate ``scenario`` (its seed) and run it for real; ``steps_for(bundle,
     outcomes)`` makes what runs a step (default: :class:`OrtSteps`), ``live`` a
     :class:`~testbed.sim.live.LiveRunner` for the real images; ``timer`` is what the
     dilated clock measures durations with; ``overhead_us``: what each co-runner spin
-    leaves out (None: measured, :func:`calibrate_corunner`)."""
+    leaves out (None: measured, :func:`calibrate_corunner`); ``repeats``: how many times
+    every system runs for real (all systems once, then again: a slow spell of the host
+    does not fall on one system only)."""
     from ..sim import engine, workload
     _check_budget(scenario)
     chosen, pinned = choose(mechanism, detector), pick_core(core)
@@ -117,15 +179,40 @@ def validate(scenario, *, mechanism: str = "auto", detector=detect_fifo,
                                   scenario.sample_ids, engine.fault_plan(scenario,
                                                                          scenario.seed)))
     result.min_budget, result.trace = _min_budget(sim.trace, scenario), sim.trace
-    bar = _bar(len(frames) * len(keep), progress)
+    bar = _bar(len(frames) * len(keep) * repeats, progress)
     try:
-        for spec in keep:
-            records = [r for r in sim.records if r.system == spec.name]
-            result.runs.append(_run_system(scenario, spec, sim.trace, frames, records, result,
-                                           steps_for, live, bar.update))
+        for repeat in range(1, repeats + 1):
+            for spec in keep:
+                fluid = [r for r in sim.records if r.system == spec.name]
+                run = _run_system(scenario, spec, sim.trace, frames, fluid, result,
+                                  steps_for, live, bar.update)
+                run.repeat = repeat
+                result.runs.append(run)
     finally:
         bar.close()
     return result
+
+
+def imposed_trace(trace, scenario, period_s: float, overhead_s: float = 0.0):
+    """The budget the co-runner imposes, at its own resolution (every period's spin as a
+    stretch of budget 0: :func:`testbed.validate.corunner.imposed`), in ``trace``'s
+    units. The co-runner run is simulated on it, with the policies' monitor reading
+    ``trace`` itself, as they do for real."""
+    from ..sim.trace import Trace
+    to_fraction = 1.0 if trace.column == "budget" else 1.0 / scenario.platform.peak_gmacs
+    times, budgets = _fractions(trace, to_fraction, scenario.horizon_s)
+    t, v = imposed(times, budgets, scenario.horizon_s, period_s, overhead_s)
+    return Trace(t, [x / to_fraction for x in v], trace.column)
+
+
+def _simulate(scenario, spec, served, sensed, frames, outcomes) -> list[JobRecord]:
+    """One system simulated with ``served`` serving its jobs and ``sensed`` read by its
+    monitor (:func:`imposed_trace`)."""
+    records: list[JobRecord] = []
+    env = _view(scenario, spec, served, sensed, outcomes, records.append)
+    env.start(iter(frames))
+    env.env.run()
+    return records
 
 
 def _check_budget(scenario) -> None:
@@ -165,15 +252,17 @@ def _bar(total: int, enabled: bool):
                 disable=None if enabled else True, mininterval=0.5, leave=False)
 
 
-def _view(scenario, spec, trace, outcomes):
-    """The simulator's processor for ``spec`` (built, never run)."""
+def _view(scenario, spec, served, sensed, outcomes, emit_record=None):
+    """The simulator's processor for ``spec``, served by ``served`` with its monitor on
+    ``sensed`` (built; run only by :func:`_simulate`)."""
     import simpy
 
     from ..sim.engine import fault_plan
     from ..sim.processor import Processor
     faults = fault_plan(scenario, scenario.seed)
-    return Processor(simpy.Environment(), scenario, spec, scenario.seed, trace, outcomes,
-                     None, None, signal=faults.signal)
+    return Processor(simpy.Environment(), scenario, spec, scenario.seed, served, outcomes,
+                     emit_record, None, signal=faults.signal,
+                     sensed=None if sensed is served else sensed)
 
 
 def _outcomes(spec, frames, live):
@@ -183,10 +272,12 @@ def _outcomes(spec, frames, live):
     return live.outcomes(spec.bundle, sorted({f.sample_id for f in frames}))[0]
 
 
-def _run_system(scenario, spec, trace, frames, sim_records, result: Validation, steps_for,
-                live, tick) -> SystemRun:
+def _run_system(scenario, spec, trace, frames, fluid, result: Validation, steps_for, live,
+                tick) -> SystemRun:
+    """Calibrate the co-runner on this system's jobs (:func:`calibrate_corunner`),
+    simulate the system on what the co-runner then imposes (:func:`imposed_trace`; under
+    dilation: the trace itself, ``fluid``) and run it for real."""
     outcomes = _outcomes(spec, frames, live)
-    view = _view(scenario, spec, trace, outcomes)
     if steps_for is not None:
         steps = steps_for(spec.bundle, outcomes)
     else:
@@ -194,15 +285,22 @@ def _run_system(scenario, spec, trace, frames, sim_records, result: Validation, 
         steps = OrtSteps(spec.bundle, pixels, _pixel_rows(spec.bundle) if live else None)
     with _pinned(result.core):
         steps.warm()
-        if result.mechanism.name == "corunner" and result.check is None:
-            result.check = calibrate_corunner(result.core, result.period_s, steps,
-                                              len(view.work_s), result.overhead_s)
-            result.overhead_s = result.check["overhead_us"] / 1e6
+        check, overhead_s, served = None, 0.0, trace
+        if result.mechanism.name == "corunner":
+            check = calibrate_corunner(result.core, result.period_s, steps,
+                                       spec.bundle.manifest.num_stages, result.overhead_s)
+            result.check = result.check or check
+            overhead_s = check["overhead_us"] / 1e6
+            served = imposed_trace(trace, scenario, result.period_s, overhead_s)
+        sim = fluid if served is trace else _simulate(scenario, spec, served, trace, frames,
+                                                     outcomes)
+        view = _view(scenario, spec, served, trace, outcomes)
         start = time.perf_counter()
-        real, samples = _execute(scenario, view, trace, frames, steps, result, tick)
+        real, samples = _execute(scenario, view, trace, frames, steps, result, overhead_s,
+                                 tick)
         wall = time.perf_counter() - start
-    return SystemRun(spec.name, sim_records, real, samples, tuple(view.work_s), wall,
-                     _policy(spec.policy))
+    return SystemRun(spec.name, sim, real, samples, tuple(view.work_s), wall,
+                     _policy(spec.policy), None if served is trace else fluid, check)
 
 
 def _policy(policy) -> dict:
@@ -217,15 +315,25 @@ def calibrate_corunner(core: int, period_s: float, steps, num_steps: int,
     """Measure what the executor loses to each co-runner interruption (switching, cache
     refill: the executor got ``b - loss / period`` of the core under budget ``b``), so
     that the co-runner spins that much less per period (or by ``overhead_s`` if given);
-    then check the share again."""
+    then check the share again and, measured, correct the shortening by what is still
+    missing, up to :data:`RIG_ROUNDS` times, until the job gets ``b`` within
+    :data:`RIG_TOLERANCE`."""
     before, measured = corunner_check(core, period_s, steps, num_steps), overhead_s is None
+    budget = before["budget"]
+    most = (1.0 - budget) * period_s  # a spin cannot be shorter than nothing
     if measured:
-        loss = max(0.0, before["budget"] - before["effective_budget"]) * period_s
-        overhead_s = min(loss, before["budget"] * period_s)
+        overhead_s = min(most, max(0.0, budget - before["effective_budget"]) * period_s)
     after = corunner_check(core, period_s, steps, num_steps, overhead_s=overhead_s)
-    return {"budget": before["budget"], "runs": before["runs"],
-            "overhead_us": overhead_s * 1e6, "measured": measured, "before": before,
-            "after": after}
+    rounds = [{"overhead_us": overhead_s * 1e6, "effective_budget": after["effective_budget"]}]
+    while measured and len(rounds) < RIG_ROUNDS and \
+            abs(after["effective_budget"] - budget) > RIG_TOLERANCE:
+        overhead_s = min(most, max(0.0, overhead_s + (budget - after["effective_budget"])
+                                   * period_s))
+        after = corunner_check(core, period_s, steps, num_steps, overhead_s=overhead_s)
+        rounds.append({"overhead_us": overhead_s * 1e6,
+                       "effective_budget": after["effective_budget"]})
+    return {"budget": budget, "runs": before["runs"], "overhead_us": overhead_s * 1e6,
+            "measured": measured, "before": before, "after": after, "rounds": rounds}
 
 
 def corunner_check(core: int, period_s: float, steps, num_steps: int,
@@ -233,16 +341,14 @@ def corunner_check(core: int, period_s: float, steps, num_steps: int,
                    overhead_s: float = 0.0) -> dict:
     """The share of the core a whole job (steps 1..num_steps in a row) really gets under
     the co-runner at a constant ``budget``: its mean time alone over its mean time beside
-    the co-runner (jobs 1 ms apart, at the executor's priority both times)."""
-    with _real_time(EXECUTOR_PRIORITY):
-        alone = _timed_runs(steps, num_steps, runs)
+    the co-runner (jobs 1 ms apart, the executor an ordinary process both times)."""
+    alone = _timed_runs(steps, num_steps, runs)
     runner = CoRunner(core, [0.0], [budget], period_s, overhead_s)
     try:
         t0 = time.monotonic() + START_LEAD_S
         runner.go(t0, t0 + 10.0)
         time.sleep(START_LEAD_S)
-        with _real_time(EXECUTOR_PRIORITY):
-            shared = _timed_runs(steps, num_steps, runs)
+        shared = _timed_runs(steps, num_steps, runs)
     finally:
         runner.proc.terminate()  # it was told to run 10 s: ample, never waited for
         runner.stop(1.0)
@@ -269,7 +375,8 @@ def _pixel_rows(bundle) -> dict[int, int]:
     return {int(s): int(s) for s in bundle.eval.sample_ids}
 
 
-def _execute(scenario, view, trace, frames, steps, result: Validation, tick):
+def _execute(scenario, view, trace, frames, steps, result: Validation, overhead_s: float,
+             tick):
     """Run every frame on the mechanism's clock: (records, step samples). The clock
     starts only once the garbage collector has run (a full collection of the simulated
     records takes long enough to drop the first frames)."""
@@ -280,11 +387,10 @@ def _execute(scenario, view, trace, frames, steps, result: Validation, tick):
             proc = RealProcessor(view, scenario, clock, steps, tick)
             return proc.run(frames), proc.samples
     times, budgets = _fractions(trace, view.to_fraction, horizon)
-    runner = CoRunner(result.core, times, budgets, result.period_s, result.overhead_s)
-    priority = EXECUTOR_PRIORITY if result.idle == "sleep" else None  # never spin at RT
+    runner = CoRunner(result.core, times, budgets, result.period_s, overhead_s)
     t0 = time.monotonic()
     try:
-        with _no_gc(), _real_time(priority):
+        with _no_gc():
             t0 = time.monotonic() + START_LEAD_S
             runner.go(t0, t0 + horizon + START_LEAD_S)
             proc = RealProcessor(view, scenario, WallClock(t0, result.idle), steps, tick)
@@ -316,25 +422,6 @@ def _pinned(core: int | None):
         yield
     finally:
         os.sched_setaffinity(0, before)
-
-
-@contextlib.contextmanager
-def _real_time(priority: int | None):
-    """This process under SCHED_FIFO at ``priority`` for the block, where allowed (None:
-    as it is)."""
-    if priority is None:
-        yield
-        return
-    try:
-        before = os.sched_getscheduler(0), os.sched_getparam(0)
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
-    except (OSError, AttributeError):
-        yield
-        return
-    try:
-        yield
-    finally:
-        os.sched_setscheduler(0, *before)
 
 
 @contextlib.contextmanager

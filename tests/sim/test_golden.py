@@ -24,14 +24,15 @@ EVENTS = [  # job, stage, start, end, completed, MACs served
     (1, 2, 0.0115, 0.013, False, 0.75e6),  # cut at the deadline: 1.5 ms at 0.5
     (2, 1, 0.020, 0.022, True, 1e6),
     (2, 2, 0.022, 0.023, False, 0.5e6),
-    (3, 1, 0.030, 0.033, False, 0.0),     # budget 0: stalls until the deadline
+    # job 3: budget 0 from its arrival to its deadline: the policy, which runs on this
+    # processor, never gets to decide, so no step starts (no event)
 ]
 RECORDS = [  # job, arrival, deadline, stages, result, hit, correct, executed, wasted,
     #          start, first result, final result
     (0, 0.00, 0.003, 2, 2, True, True, 2e6, 0.0, 0.00, 0.001, 0.002),
     (1, 0.01, 0.013, 1, 1, True, False, 1.75e6, 0.75e6, 0.01, 0.0115, 0.0115),
     (2, 0.02, 0.023, 1, 1, True, False, 1.5e6, 0.5e6, 0.02, 0.022, 0.022),
-    (3, 0.03, 0.033, 0, 0, False, False, 0.0, 0.0, 0.03, N, N),
+    (3, 0.03, 0.033, 0, 0, False, False, 0.0, 0.0, N, N, N),
 ]
 
 

@@ -38,7 +38,7 @@ from ..latency import Draws, stage_dists
 from ..observation import Observation
 from ..outcomes import Outcomes, replay_outcomes
 from ..platform import step_costs
-from ..records import JobRecord, StageEvent, job_record
+from ..records import StageEvent, dropped_record, job_record
 from ..workload import Frame
 from .analysis import RtaTask, response_bounds
 from .monitor import CapacityMonitor
@@ -351,13 +351,8 @@ class Platform:
 
     def _record_dropped(self, f: Frame) -> None:
         if self.emit_record is not None:
-            self.emit_record(JobRecord(
-                system=self.name, seed=self.seed, job_id=f.job_id,
-                job_class=self.classes[f.job_class].name, sample_id=f.sample_id,
-                arrival_s=f.arrival_s, deadline_s=f.deadline_s, dropped=True,
-                stages_done=0, result_stage=0, hit=False, correct=False, confidence=0.0,
-                macs_executed=0.0, macs_wasted=0.0, energy_j=0.0, start_s=None,
-                first_result_s=None, final_result_s=None, fault=f.fault))
+            self.emit_record(dropped_record(self.name, self.seed, f,
+                                            self.classes[f.job_class].name))
 
     def _finish_task(self, job: Job, end: float) -> None:
         job.done = True
