@@ -149,6 +149,7 @@ def test_validation_json_has_both_sides_per_system(root, tmp_path):
     (["--period-ms", "0"], "--period-ms"),
     (["--core", "999"], "--core"),
     (["--overhead-us", "300"], "--overhead-us"),
+    (["--repeat", "0"], "--repeat"),
     (["--set", "workload.cam.deadline_ms=-3"], "deadline_ms"),
     ([], "ONNX Runtime cannot load"),  # the toy bundles' stage files are placeholders
 ])
