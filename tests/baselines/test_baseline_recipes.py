@@ -14,7 +14,10 @@ BASELINE_RECIPES = sorted(p for m in ("slimmable", "anywidth", "static")
 
 
 def partner(path: Path) -> Path:
-    return path.with_name(path.name.rsplit("-", 1)[0] + "-steppingnet.yaml")
+    """The SteppingNet recipe whose budget the baseline matches (its ``budget_matches``,
+    else the same name with ``-steppingnet``)."""
+    named = load_recipe(path).params.budget_matches
+    return path.with_name(named or path.name.rsplit("-", 1)[0] + "-steppingnet.yaml")
 
 
 def test_there_are_baseline_recipes_for_every_scale():
@@ -38,4 +41,4 @@ def test_baseline_recipe_matches_its_steppingnet_recipe(path):
         pytest.skip(f"{partner(path).name} missing (see the test above)")
     sn = matched_recipe(recipe)
     assert sn.method == "steppingnet"
-    assert path.name.replace(recipe.method, "steppingnet") == Path(sn.file).name
+    assert Path(sn.file).name == partner(path).name
