@@ -1,20 +1,41 @@
 #!/usr/bin/env bash
-# Rebuild one shipped bundle from a finished training run, then every example report
-# that reads the shipped bundles (the commands README lists, in one place).
-#   bash scripts/refresh_shipped.sh METHOD [DATA_ROOT] [ARCH]
-# e.g. bash scripts/refresh_shipped.sh steppingnet ../shared/data lenet5
-# needs runs/cpu-ARCH-METHOD/model.pt (testbed train recipes/cpu-ARCH-METHOD.yaml ...);
-# ARCH is lenet3c1l (default; every scenario but drone_obstacle) or lenet5 (drone_obstacle)
+# Rebuild shipped bundles from finished training runs, then every example report that
+# reads the shipped bundles (the commands README lists, in one place).
+#   bash scripts/refresh_shipped.sh [--prefix P] [--no-reports] ARCH METHOD [METHOD ...]
+# e.g. bash scripts/refresh_shipped.sh --prefix long lenet5 steppingnet anywidth slimmable static
+# needs runs/P-ARCH-METHOD/model.pt (testbed train recipes/P-ARCH-METHOD.yaml ...; P defaults
+# to cpu); ARCH is lenet3c1l (every scenario but drone_obstacle) or lenet5 (drone_obstacle).
+# Each bundle's training record replaces the shipped one's in reports/training/ (one record
+# per shipped bundle, whatever recipe family it came from). DATA_ROOT: $TESTBED_DATA or
+# ../shared/data. --no-reports: bundles and training comparison only.
 set -euo pipefail
-method=${1:?usage: refresh_shipped.sh METHOD [DATA_ROOT] [ARCH]}
-data=${2:-${TESTBED_DATA:-../shared/data}}
-arch=${3:-lenet3c1l}
-run=runs/cpu-$arch-$method
-bundle=models/$arch-cifar10-$method
-cp "$run/training.json" "reports/training/cpu-$arch-$method.json"
-testbed export "$run/model.pt" --out "$bundle" --data-root "$data"
-testbed profile "$bundle"
-testbed compare-training reports/training/cpu-*.json --out reports/training
+prefix=cpu
+reports=1
+while [[ $# -gt 0 && $1 == --* ]]; do
+    case $1 in
+        --prefix) prefix=${2:?--prefix needs a value}; shift 2 ;;
+        --no-reports) reports=0; shift ;;
+        *) echo "refresh_shipped.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+done
+arch=${1:?usage: refresh_shipped.sh [--prefix P] [--no-reports] ARCH METHOD [METHOD ...]}
+shift
+[[ $# -gt 0 ]] || { echo "refresh_shipped.sh: name at least one METHOD" >&2; exit 2; }
+data=${TESTBED_DATA:-../shared/data}
+for method in "$@"; do
+    run=runs/$prefix-$arch-$method
+    [[ -f $run/model.pt ]] || { echo "refresh_shipped.sh: $run/model.pt: no finished run" >&2; exit 2; }
+done
+for method in "$@"; do
+    run=runs/$prefix-$arch-$method
+    bundle=models/$arch-cifar10-$method
+    rm -f reports/training/*-"$arch-$method".json
+    cp "$run/training.json" "reports/training/$prefix-$arch-$method.json"
+    testbed export "$run/model.pt" --out "$bundle" --data-root "$data"
+    testbed profile "$bundle"
+done
+testbed compare-training reports/training/*.json --out reports/training
+[[ $reports == 1 ]] || exit 0
 for s in autonomous_brake mobile_powersave thermal_throttle emergency_events faults drone_obstacle \
          autonomous_brake_rt phone_ui_rt; do
     testbed run "scenarios/$s.yaml"
@@ -22,3 +43,4 @@ done
 testbed run scenarios/autonomous_brake.yaml --deadlines 10,15,20,25,30 \
     --out reports/autonomous_brake-deadlines
 testbed sweep scenarios/sweeps/brake_deadlines.yaml
+testbed validate scenarios/host_validation.yaml --out reports/host_validation --data-root "$data"

@@ -76,6 +76,9 @@ def test_calibrate_writes_a_usable_platform_and_its_report(tmp_path, capsys):
     assert text.startswith("# Calibrated latency model") and "# command: " in text
     platform = load_platform({"file": "platforms/host.yaml"}, tmp_path / "s.yaml", "latency")
     assert platform.latency.variability.dist == "empirical"
+    assert platform.latency.job_start_us == pytest.approx(
+        json.loads((tmp_path / "r" / "calibration.json").read_text())["job_start"]["us"],
+        abs=1e-3)
     assert platform.peak_gmacs == platform.latency.gmacs > 0
     samples = json.loads((out.parent / "host_samples.json").read_text())
     stages = samples["bundles"][BUNDLE.name]
@@ -91,6 +94,24 @@ def test_calibrate_writes_a_usable_platform_and_its_report(tmp_path, capsys):
     assert (tmp_path / "r" / "predicted_vs_measured.png").stat().st_size > 1000
     assert "| stage | 1 |" in (tmp_path / "r" / "report.md").read_text().replace(
         f"| {BUNDLE.name} ", "|")
+
+
+def test_job_start_is_paced_stage_1_minus_back_to_back_median_over_bundles():
+    from testbed.calibrate.measure import Graph
+    from testbed.calibrate.run import job_start
+    from testbed.sim.latency import StageGraph
+
+    part = (StageGraph(macs=1, bytes=1, nodes=1),)
+    graphs = []
+    for name, warm, cold in (("a", 0.050, 0.056), ("b", 0.100, 0.104), ("c", 0.020, 0.030)):
+        graphs += [Graph(name, "stage", 1, part, [warm] * 5),
+                   Graph(name, "stage", 2, part, [9.0] * 5),
+                   Graph(name, "paced", 1, part, [cold - 0.001, cold, cold + 0.002])]
+    got = job_start(graphs)
+    assert got["us"] == pytest.approx(6.0)                        # median of 6, 4, 10
+    assert got["bundles"]["c"]["us"] == pytest.approx(10.0)
+    faster = [Graph("a", "stage", 1, part, [0.05]), Graph("a", "paced", 1, part, [0.04])]
+    assert job_start(faster)["us"] == 0.0                         # never negative
 
 
 def test_calibrate_measures_toy_graphs_it_cannot_unfold(tmp_path):

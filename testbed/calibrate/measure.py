@@ -6,7 +6,8 @@ one's dense subnet-k graph is rebuilt from its stages, :func:`testbed.export.sta
 build_monolithic`, where the stage format allows it) and, for incremental bundles, each
 chained subnet (stages 1..k back to back). All are timed interleaved, repeat by repeat,
 after warm-up rounds, so that drift on a shared host hits them alike, and every sample is
-kept. The caller pins the process to one core (:func:`pin`).
+kept. Then stage 1 once more, as the first step of jobs paced :data:`PACE_MS` apart
+(kind "paced"): what a job's start costs beyond back-to-back runs. The caller pins the process to one core (:func:`pin`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ..sim.latency import StageGraph
 class Graph:
     """One measured graph: a stage, a monolithic subnet or a chain of stages 1..index."""
     bundle: str
-    kind: str                  # "stage", "monolithic" or "chained"
+    kind: str                  # "stage", "monolithic", "chained" or "paced" (stage 1 of paced jobs)
     index: int                 # stage k or subnet k
     parts: tuple[StageGraph, ...]  # the graph(s) it runs (chained: stages 1..k)
     samples_ms: list[float] = field(default_factory=list)
@@ -75,7 +76,32 @@ def bundle_graphs_timed(path, warmup: int, repeats: int, progress=None) -> list[
     for times in _rounds(fns, warmup, repeats, progress):
         for graph, t in zip(graphs, times):
             graph.samples_ms.append(t * 1e3)
+    paced = Graph(man.name, "paced", 1, (stats[0],))
+    rest = (lambda: chain.run(x, upto=len(models))) if man.incremental else (lambda: None)
+    paced.samples_ms = [t * 1e3 for t in _paced(fns[0], rest, repeats)]
+    graphs.append(paced)
     return graphs
+
+
+PACE_MS = 1.0  # gap between the starts of paced jobs (host_validation's frame period)
+
+
+def _paced(first, rest, repeats: int) -> list[float]:
+    """Seconds of ``first`` (stage 1) in jobs started every :data:`PACE_MS` on the
+    clock, the core spinning in between as ``testbed validate``'s executor does, each
+    job running the rest of the bundle after its timed stage 1 (``rest``). Compared
+    with stage 1 back to back it gives the latency model's ``job_start_us``."""
+    clock, out = time.perf_counter, []
+    nxt = clock()
+    for _ in range(repeats):
+        nxt += PACE_MS / 1e3
+        while clock() < nxt:
+            pass
+        start = clock()
+        first()
+        out.append(clock() - start)
+        rest()
+    return out
 
 
 def _monolithic(models, label: str) -> list:

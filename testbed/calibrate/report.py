@@ -34,6 +34,9 @@ def write_platform(result: dict, out: Path, samples_name: str) -> None:
         "# step ms at budget 1 = launch_ms + (nodes * node_us + tensors * io_us) / 1000",
         "#     + max(macs / (gmacs * 1e6), bytes / (gbps * 1e6))",
         "#     + im2col_bytes / (expand_gbps * 1e6)",
+        "#     [+ job_start_us / 1000 on a job's first graph: stage 1 of jobs paced "
+        f"{result['job_start']['pace_ms']:g} ms apart",
+        "#      minus stage 1 back to back, median over bundles]",
         "# Use it as `platform: {file: platforms/host.yaml}` with `cost_model: latency`;",
         "# peak_gmacs = gmacs, so budget 1.0 is this whole core.",
         f"peak_gmacs: {_num(gmacs)}",
@@ -43,6 +46,7 @@ def write_platform(result: dict, out: Path, samples_name: str) -> None:
         f"  launch_ms: {_num(m['launch_ms'])}",
         f"  node_us: {_num(m['node_us'])}",
         f"  io_us: {_num(m['io_us'])}",
+        f"  job_start_us: {_num(m['job_start_us'])}",
     ]
     if m["gbps"]:
         lines.append(f"  gbps: {_num(m['gbps'])}")
@@ -86,6 +90,7 @@ def _markdown(r: dict) -> str:
            _model_row("shipped", m, r["errors"]),
            _model_row("launch + max(compute, memory) only", s, r["simple_errors"]), "",
            _held_out_line(r.get("held_out")), "",
+           _job_start_line(r["job_start"]), "",
            "## Predicted vs measured", "", "![predicted vs measured](predicted_vs_measured.png)",
            "", "| bundle | graph | k | nodes | MACs | bytes | im2col bytes | measured median ms "
            "| p95 ms | max ms | predicted ms | error |",
@@ -98,6 +103,14 @@ def _markdown(r: dict) -> str:
                    f"{row['error']:+.1%} |")
     out += ["", "## What it leaves out", "", LEAVES_OUT, ""]
     return "\n".join(out)
+
+
+def _job_start_line(start: dict) -> str:
+    per = ", ".join(f"{name} {v['us']:+.1f}" for name, v in start["bundles"].items())
+    return (f"Job start (`job_start_us`, added to a job's first graph): stage 1 as the "
+            f"first step of jobs paced {start['pace_ms']:g} ms apart, the core spinning in "
+            f"between, minus stage 1 back to back: {start['us']:.1f} µs (median over "
+            f"bundles; per bundle, µs: {per}).")
 
 
 def _held_out_line(held: dict | None) -> str:

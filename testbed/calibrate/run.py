@@ -1,6 +1,6 @@
 """``testbed calibrate`` end to end: pin, time every graph of every bundle
 (:mod:`.measure`), fit the latency model on the stage and monolithic graphs (:mod:`.fit`),
-predict every graph (a chained subnet: the sum of its stages' predictions) and write
+add what a job's start costs (:func:`job_start`), predict every graph (a chained subnet: the sum of its stages' predictions) and write
 
 - the platform file (``--out``, YAML with a header comment: host, date, command), a
   scenario's ``platform: {file: ...}`` reads it (:mod:`testbed.sim.platform`);
@@ -24,9 +24,26 @@ import numpy as np
 
 from ..errors import TestbedError
 from .fit import Fit, fit_latency
-from .measure import Graph, bundle_graphs_timed, pin
+from .measure import PACE_MS, Graph, bundle_graphs_timed, pin
 
 RATIO_POINTS = 1001  # pooled samples kept as this many quantiles
+FITTED = ("stage", "monolithic")  # graph kinds the model is fitted on
+
+
+def job_start(graphs: list[Graph]) -> dict:
+    """The latency model's ``job_start_us``: per bundle, stage 1's median as the first
+    step of paced jobs (kind "paced", :func:`.measure._paced`) minus its median back to
+    back; the model takes the median over bundles (never below 0)."""
+    per = {}
+    for g in graphs:
+        if g.kind != "paced":
+            continue
+        warm = next(h for h in graphs if h.bundle == g.bundle and h.kind == "stage"
+                    and h.index == g.index)
+        per[g.bundle] = {"paced_ms": g.median_ms, "back_to_back_ms": warm.median_ms,
+                         "us": (g.median_ms - warm.median_ms) * 1e3}
+    us = max(0.0, float(np.median([v["us"] for v in per.values()]))) if per else 0.0
+    return {"us": us, "pace_ms": PACE_MS, "bundles": per}
 
 
 def calibrate(bundles: list, out: Path, report_dir: Path | None = None, *, core=None,
@@ -66,13 +83,15 @@ def _result(graphs: list[Graph], full: bool, core: int, load: list[float],
             warmup: int, repeats: int, command: str | None) -> dict:
     """``full``: the shipped model (with the per-operator and im2col terms), else the
     simple one (launch + max(compute, memory)), which is always fitted for comparison."""
-    fitted = [g for g in graphs if g.kind != "chained"]
+    fitted = [g for g in graphs if g.kind in FITTED]
     fit = _fit(fitted, full)
     simple = _fit(fitted, False)
-    rows = [_row(g, fit, simple) for g in graphs]
+    rows = [_row(g, fit, simple) for g in graphs if g.kind != "paced"]
+    start = job_start(graphs)
     return {"host": _host(core, load), "date": _now(), "command": command or _command(),
             "warmup": warmup, "repeats": repeats,
-            "model": _model(fit),
+            "model": {**_model(fit), "job_start_us": start["us"]},
+            "job_start": start,
             "simple_model": _model(simple),
             "errors": {kind: _errors([r for r in rows if r["kind"] == kind])
                        for kind in ("stage", "monolithic", "chained")},
@@ -99,7 +118,7 @@ def _held_out(graphs: list[Graph], full: bool) -> dict | None:
         return None
     err = []
     for name in names:
-        others = [g for g in graphs if g.bundle != name and g.kind != "chained"]
+        others = [g for g in graphs if g.bundle != name and g.kind in FITTED]
         if len(others) < 4:
             return None
         fit = _fit(others, full)

@@ -10,6 +10,7 @@ weights plus activations read and written takes, at full budget,
 
     launch_ms + (nodes * node_us + tensors * io_us) / 1000
               + max(macs / (gmacs * 1e6), bytes / (gbps * 1e6)) + expand / (expand_gbps * 1e6)
+              [+ job_start_us / 1000 for a job's first step]
 
 milliseconds (``tensors``: the graph's inputs and outputs, each bound and copied per
 call; ``expand``: the input patches its convolutions expand, im2col, which neither MACs
@@ -75,6 +76,7 @@ class LatencyModel:
     io_us: float = num(0.0, ge=0)        # per graph input or output tensor (feeds, fetches)
     gbps: float | None = num(None, gt=0)  # memory bandwidth, GB/s (None: no memory term)
     expand_gbps: float | None = num(None, gt=0)  # im2col patches, GB/s (None: no term)
+    job_start_us: float = num(0.0, ge=0)  # added to every job's first step (see step_ms)
     scale: float = num(1.0, gt=0)        # platform ms per model ms
     scale_to_peak: bool = False          # scale = gmacs / platform.peak_gmacs
     variability: Variability = Variability()
@@ -93,11 +95,18 @@ def model_ms(model: LatencyModel, graph: StageGraph) -> float:
     return fixed + max(compute, memory) + expand
 
 
-def step_ms(model: LatencyModel, graphs: tuple[StageGraph, ...], peak_gmacs: float
-            ) -> tuple[float, ...]:
-    """Each step's median latency on the platform (ms at full budget, scaled)."""
+def step_ms(model: LatencyModel, graphs: tuple[StageGraph, ...], peak_gmacs: float,
+            incremental: bool = True) -> tuple[float, ...]:
+    """Each step's median latency on the platform (ms at full budget, scaled). A job's
+    first graph also pays ``job_start_us`` (step 1 of an incremental bundle; every step
+    of a non-incremental one, whose job runs one subnet graph): a job starts after the
+    gap between frames, and the core comes back to the graphs colder than in
+    back-to-back runs (caches, branch predictors); ``testbed calibrate`` measures it as
+    stage 1 of jobs paced apart minus stage 1 back to back."""
     scale = model.gmacs / peak_gmacs if model.scale_to_peak else model.scale
-    return tuple(model_ms(model, g) * scale for g in graphs)
+    start = model.job_start_us / 1e3
+    return tuple((model_ms(model, g) + (start if k == 0 or not incremental else 0.0)) * scale
+                 for k, g in enumerate(graphs))
 
 
 def load_samples(variability: Variability, base: Path, file: Path, where: str) -> Variability:

@@ -101,11 +101,14 @@ class Candidates:
     """The units of stage j (flat arrays ``layer``, ``unit``, ``score``, ``cost``) with the
     MACs subnet j loses when each one moves: its live incoming weights plus its live
     outgoing weights into stage-j units (or the classifier). :meth:`take` updates the
-    neighbours' costs, so the running total of taken costs is exact. The ``keep[i]``
-    best-scoring units of every layer i (default 1, see :func:`floors`) are not
-    candidates: a stage never empties a layer it holds (subnet 1 must keep every layer;
-    a later stage with no units in a deeper layer could not reach the classifier, its
-    units would be dead weight)."""
+    neighbours' costs, so the running total of taken costs is exact. The best-scoring
+    unit of every layer is never a candidate: a stage never empties a layer it holds
+    (subnet 1 must keep every layer; a later stage with no units in a deeper layer could
+    not reach the classifier, its units would be dead weight). The next ``keep[i] - 1``
+    (see :func:`floors`) are ``floored``: they move only as :func:`seeds` of the next
+    stage (a stage at its floor must still seed the next one: in the per_mac LeNet-5 run
+    stage 3 held 29 fc2 units, under its floor of 30, so stage 4 got none and its step
+    changed no prediction)."""
 
     def __init__(self, net, importance: Importance, j: int, growth: float,
                  keep: list[int] | None = None):
@@ -124,16 +127,19 @@ class Candidates:
                 s = (np.argsort(np.argsort(s, kind="stable"), kind="stable") + 0.5) / len(units)
             elif importance.normalization == "per_mac":
                 s = s / np.maximum(cost, 1.0)
+            floored = np.zeros(len(units), dtype=bool)
             if len(units):
-                rest = np.argsort(-s, kind="stable")[(keep[i] if keep else 1):]
+                rest = np.argsort(-s, kind="stable")[1:]
                 s, units, cost = s[rest], units[rest], cost[rest]
+                floored = np.arange(len(units)) < (keep[i] if keep else 1) - 1
             flat = np.full(layer.step.numel(), -1)
             flat[units] = np.arange(len(rows), len(rows) + len(units))
             self.index.append(flat)
-            rows += list(zip([i] * len(units), units, s, cost))
-        cols = list(zip(*rows)) if rows else [(), (), (), ()]
+            rows += list(zip([i] * len(units), units, s, cost, floored))
+        cols = list(zip(*rows)) if rows else [(), (), (), (), ()]
         self.layer, self.unit = np.array(cols[0], int), np.array(cols[1], int)
         self.score, self.cost = np.array(cols[2], float), np.array(cols[3], float)
+        self.floored = np.array(cols[4], bool)
 
     def take(self, c: int) -> float:
         """Mark candidate c moved; return its cost and re-price its neighbours."""
@@ -163,7 +169,7 @@ def seeds(c: Candidates, net, j: int) -> list[int]:
     out, want = [], net.num_steps - j
     for i, layer in enumerate(net.hidden[1:], start=1):
         need = want - int((layer.step == j + 1).sum())
-        mine = np.flatnonzero(c.layer == i)
+        mine = np.flatnonzero(c.layer == i)       # floored units included
         if need > 0 and len(mine):
             out += [int(u) for u in mine[np.argsort(c.score[mine], kind="stable")[:need]]]
     return out
@@ -186,7 +192,7 @@ def select(c: Candidates, amount: float, limit: float, forced: list[int] = ()) -
     for i in order:
         if total >= amount:
             break
-        if not taken[i] and total + c.cost[i] <= limit:
+        if not taken[i] and not c.floored[i] and total + c.cost[i] <= limit:
             taken[i], total = True, total + c.take(i)
     return [int(i) for i in order if taken[i]]
 
@@ -286,7 +292,8 @@ def calibrate(net, importance: Importance, j: int, growth: float, target: float,
     if net.subnet_macs()[j - 1] > target + half:
         c = Candidates(net, importance, j, growth, keep[j - 1] if keep else None)
         over = net.subnet_macs()[j - 1] - target - half
-        for i in [i for i in np.argsort(c.score, kind="stable") if c.cost[i] >= over]:
+        for i in [i for i in np.argsort(c.score, kind="stable")
+                  if c.cost[i] >= over and not c.floored[i]]:
             if _try_move(net, c.layer[i], c.unit[i], j, harms):
                 moved += 1
                 break
@@ -303,7 +310,61 @@ def calibrate(net, importance: Importance, j: int, growth: float, target: float,
             steps[i][u] = m
         else:
             moved -= 1
+    if net.subnet_macs()[j - 1] < target - half:
+        moved += _swap_in(net, importance, j, growth, target, tolerance, keep, harms)
     return moved
+
+
+SWAP_TRIES = 8        # coarse units _swap_in tries, best-scoring first
+
+
+@torch.no_grad()
+def _swap_in(net, importance: Importance, j: int, growth: float, target: float,
+             tolerance: float, keep: list[list[int]] | None, harms) -> int:
+    """Subnet j is below target - tolerance/2 and every unit of a larger stage that
+    would fit has come back: only coarse units are left there (the long LeNet-5 run
+    ended with subnet 4 at 78.3% of 85%: all fc and conv2 units in use, "unused" holding
+    only conv1 filters of 8.8-10.1% each). Bring back the best-scoring one whose return
+    overshoots, then hand on stage j's lowest-scoring finer units (:func:`select`) until
+    subnet j is within the window; keep the first such swap that lands there without
+    harming a larger subnet, undo the others. Stage j's floors (:func:`floors`) hold if
+    they can; if no swap lands with them, it may shed below them down to one unit per
+    layer (the target is a promise, the floors a heuristic of ours: in that run stage 4
+    held exactly its floors). Returns units moved out minus units moved back."""
+    half, steps, last = tolerance / 2, [layer.step for layer in net.hidden], net.num_steps
+    scores = selection_scores(importance, j, growth)
+    back = sorted((-float(scores[i][u]), i, int(u)) for i, s in enumerate(steps)
+                  for u in torch.nonzero(s > j).flatten().tolist())
+    floors_first = [keep[j - 1], None] if keep else [None]
+    for floor in floors_first:
+        for _, i, u in back[:SWAP_TRIES]:
+            m = int(steps[i][u])
+            if m <= last and int((steps[i] == m).sum()) <= (keep[m - 1][i] if keep else 1):
+                continue
+            saved = _snapshot(net)
+            steps[i][u] = j
+            over = net.subnet_macs()[j - 1] - target
+            chosen = []
+            if over > half:
+                c = Candidates(net, importance, j, growth, floor)
+                chosen = select(c, over - half, over + half)
+                move(net, c.layer[chosen], c.unit[chosen], j)
+            if abs(net.subnet_macs()[j - 1] - target) <= half and not harms():
+                return len(chosen) - 1
+            _restore(net, saved)
+    return 0
+
+
+def _snapshot(net) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    return ([layer.step.clone() for layer in net.hidden],
+            [layer.keep.clone() for layer in net.layers()])
+
+
+def _restore(net, saved) -> None:
+    for layer, step in zip(net.hidden, saved[0]):
+        layer.step.copy_(step)
+    for layer, keep in zip(net.layers(), saved[1]):
+        layer.keep.copy_(keep)
 
 
 def _harms_larger(net, j: int, half: float, targets: list[float] | None):

@@ -81,6 +81,16 @@ def test_model_ms_is_launch_nodes_and_the_larger_of_compute_and_memory():
     assert step_ms(to_peak, (compute,), peak_gmacs=0.5) == pytest.approx((8.0,))
 
 
+def test_a_job_start_is_charged_once_per_job():
+    """Incremental bundles pay ``job_start_us`` on step 1 only; a non-incremental job
+    runs one subnet graph, so every step is a job's first."""
+    g = (StageGraph(macs=2_000_000, bytes=0, nodes=0),) * 3                # 1 ms each
+    m = LatencyModel(gmacs=2.0, job_start_us=250.0, scale=2.0)
+    assert step_ms(m, g, 1.0) == pytest.approx((2.5, 2.0, 2.0))
+    assert step_ms(m, g, 1.0, incremental=False) == pytest.approx((2.5, 2.5, 2.5))
+    assert step_ms(LatencyModel(gmacs=2.0), g, 1.0) == pytest.approx((1.0, 1.0, 1.0))
+
+
 def test_a_latency_scenario_runs_and_charges_the_model_medians(bundles, tmp_path):
     scenario = load_scenario(write(tmp_path, latency_scenario(bundles)))
     spec = scenario.systems[0]
