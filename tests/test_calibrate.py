@@ -76,9 +76,11 @@ def test_calibrate_writes_a_usable_platform_and_its_report(tmp_path, capsys):
     assert text.startswith("# Calibrated latency model") and "# command: " in text
     platform = load_platform({"file": "platforms/host.yaml"}, tmp_path / "s.yaml", "latency")
     assert platform.latency.variability.dist == "empirical"
-    assert platform.latency.job_start_us == pytest.approx(
-        json.loads((tmp_path / "r" / "calibration.json").read_text())["job_start"]["us"],
-        abs=1e-3)
+    measured = json.loads((tmp_path / "r" / "calibration.json").read_text())["job_start"]
+    assert [p.us for p in platform.latency.job_start] == pytest.approx(
+        [p["us"] for p in measured], rel=1e-5)
+    assert [p.gap_ms for p in platform.latency.job_start] == [1.0, 2.0, 4.0, 8.0]
+    assert all(len(p["bundles"][BUNDLE.name]) == 3 for p in measured)
     assert platform.peak_gmacs == platform.latency.gmacs > 0
     samples = json.loads((out.parent / "host_samples.json").read_text())
     stages = samples["bundles"][BUNDLE.name]
@@ -96,22 +98,28 @@ def test_calibrate_writes_a_usable_platform_and_its_report(tmp_path, capsys):
         f"| {BUNDLE.name} ", "|")
 
 
-def test_job_start_is_paced_stage_1_minus_back_to_back_median_over_bundles():
+def test_job_start_is_stage_1_after_a_gap_minus_back_to_back_median_over_bundles():
     from testbed.calibrate.measure import Graph
     from testbed.calibrate.run import job_start
     from testbed.sim.latency import StageGraph
 
     part = (StageGraph(macs=1, bytes=1, nodes=1),)
     graphs = []
-    for name, warm, cold in (("a", 0.050, 0.056), ("b", 0.100, 0.104), ("c", 0.020, 0.030)):
+    for name, warm, cold1, cold4 in (("a", 0.050, 0.056, 0.070), ("b", 0.100, 0.104, 0.112),
+                                     ("c", 0.020, 0.030, 0.025)):
         graphs += [Graph(name, "stage", 1, part, [warm] * 5),
                    Graph(name, "stage", 2, part, [9.0] * 5),
-                   Graph(name, "paced", 1, part, [cold - 0.001, cold, cold + 0.002])]
+                   Graph(name, "paced", 1, part, [cold1 - 0.001, cold1, cold1 + 0.002], 1.0),
+                   Graph(name, "paced", 1, part, [cold4] * 3, 4.0)]
     got = job_start(graphs)
-    assert got["us"] == pytest.approx(6.0)                        # median of 6, 4, 10
-    assert got["bundles"]["c"]["us"] == pytest.approx(10.0)
-    faster = [Graph("a", "stage", 1, part, [0.05]), Graph("a", "paced", 1, part, [0.04])]
-    assert job_start(faster)["us"] == 0.0                         # never negative
+    assert [p["gap_ms"] for p in got] == [1.0, 4.0]
+    assert got[0]["us"] == pytest.approx(6.0)                     # median of 6, 4, 10
+    assert got[1]["us"] == pytest.approx(12.0)                    # median of 20, 12, 5
+    assert got[0]["bundles"]["c"]["us"] == pytest.approx(10.0)
+    faster = [Graph("a", "stage", 1, part, [0.05]), Graph("a", "paced", 1, part, [0.04], 1.0),
+              Graph("a", "paced", 1, part, [0.06], 2.0), Graph("a", "paced", 1, part, [0.055], 4.0)]
+    assert [p["us"] for p in job_start(faster)] == pytest.approx([0.0, 10.0, 10.0])
+    #                                   never negative, never below a shorter gap's point
 
 
 def test_calibrate_measures_toy_graphs_it_cannot_unfold(tmp_path):

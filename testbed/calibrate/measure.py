@@ -6,8 +6,9 @@ one's dense subnet-k graph is rebuilt from its stages, :func:`testbed.export.sta
 build_monolithic`, where the stage format allows it) and, for incremental bundles, each
 chained subnet (stages 1..k back to back). All are timed interleaved, repeat by repeat,
 after warm-up rounds, so that drift on a shared host hits them alike, and every sample is
-kept. Then stage 1 once more, as the first step of jobs paced :data:`PACE_MS` apart
-(kind "paced"): what a job's start costs beyond back-to-back runs. The caller pins the process to one core (:func:`pin`).
+kept. Then stage 1 once more, as the first step of jobs that start after an idle gap
+(kind "paced", one graph per gap of :data:`GAPS_MS`): what a job's start costs beyond
+back-to-back runs. The caller pins the process to one core (:func:`pin`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Graph:
     index: int                 # stage k or subnet k
     parts: tuple[StageGraph, ...]  # the graph(s) it runs (chained: stages 1..k)
     samples_ms: list[float] = field(default_factory=list)
+    gap_ms: float | None = None    # paced: the idle gap before each job
 
     @property
     def median_ms(self) -> float:
@@ -76,26 +78,26 @@ def bundle_graphs_timed(path, warmup: int, repeats: int, progress=None) -> list[
     for times in _rounds(fns, warmup, repeats, progress):
         for graph, t in zip(graphs, times):
             graph.samples_ms.append(t * 1e3)
-    paced = Graph(man.name, "paced", 1, (stats[0],))
     rest = (lambda: chain.run(x, upto=len(models))) if man.incremental else (lambda: None)
-    paced.samples_ms = [t * 1e3 for t in _paced(fns[0], rest, repeats)]
-    graphs.append(paced)
+    for gap in GAPS_MS:
+        graphs.append(Graph(man.name, "paced", 1, (stats[0],), gap_ms=gap, samples_ms=[
+            t * 1e3 for t in _paced(fns[0], rest, gap, min(repeats, PACED_REPEATS))]))
     return graphs
 
 
-PACE_MS = 1.0  # gap between the starts of paced jobs (host_validation's frame period)
+GAPS_MS = (1.0, 2.0, 4.0, 8.0)  # idle gaps before paced jobs (the job_start table's points)
+PACED_REPEATS = 300             # paced jobs per gap, at most
 
 
-def _paced(first, rest, repeats: int) -> list[float]:
-    """Seconds of ``first`` (stage 1) in jobs started every :data:`PACE_MS` on the
-    clock, the core spinning in between as ``testbed validate``'s executor does, each
-    job running the rest of the bundle after its timed stage 1 (``rest``). Compared
-    with stage 1 back to back it gives the latency model's ``job_start_us``."""
+def _paced(first, rest, gap_ms: float, repeats: int) -> list[float]:
+    """Seconds of ``first`` (stage 1) in jobs that each start ``gap_ms`` after the
+    previous one ended, the core spinning in between as ``testbed validate``'s executor
+    does, each job running the rest of the bundle after its timed stage 1 (``rest``).
+    Compared with stage 1 back to back it gives the latency model's ``job_start``."""
     clock, out = time.perf_counter, []
-    nxt = clock()
     for _ in range(repeats):
-        nxt += PACE_MS / 1e3
-        while clock() < nxt:
+        until = clock() + gap_ms / 1e3
+        while clock() < until:
             pass
         start = clock()
         first()

@@ -34,9 +34,8 @@ def write_platform(result: dict, out: Path, samples_name: str) -> None:
         "# step ms at budget 1 = launch_ms + (nodes * node_us + tensors * io_us) / 1000",
         "#     + max(macs / (gmacs * 1e6), bytes / (gbps * 1e6))",
         "#     + im2col_bytes / (expand_gbps * 1e6)",
-        "#     [+ job_start_us / 1000 on a job's first graph: stage 1 of jobs paced "
-        f"{result['job_start']['pace_ms']:g} ms apart",
-        "#      minus stage 1 back to back, median over bundles]",
+        "#     [+ job_start on a job's first graph, by the idle gap before the job:",
+        "#      stage 1 after that gap minus back to back, median over bundles]",
         "# Use it as `platform: {file: platforms/host.yaml}` with `cost_model: latency`;",
         "# peak_gmacs = gmacs, so budget 1.0 is this whole core.",
         f"peak_gmacs: {_num(gmacs)}",
@@ -46,7 +45,6 @@ def write_platform(result: dict, out: Path, samples_name: str) -> None:
         f"  launch_ms: {_num(m['launch_ms'])}",
         f"  node_us: {_num(m['node_us'])}",
         f"  io_us: {_num(m['io_us'])}",
-        f"  job_start_us: {_num(m['job_start_us'])}",
     ]
     if m["gbps"]:
         lines.append(f"  gbps: {_num(m['gbps'])}")
@@ -54,6 +52,10 @@ def write_platform(result: dict, out: Path, samples_name: str) -> None:
         lines.append("  # gbps omitted: the fit found no graph memory-bound")
     if m["expand_gbps"]:
         lines.append(f"  expand_gbps: {_num(m['expand_gbps'])}")
+    if m["job_start"]:
+        lines.append("  job_start:   # idle gap before a job (ms) -> its first graph's extra µs")
+        lines += [f"    - {{gap_ms: {_num(p['gap_ms'])}, us: {_num(p['us'])}}}"
+                  for p in m["job_start"]]
     lines.append(f"  variability: {{dist: empirical, file: {samples_name}}}")
     out.write_text("\n".join(lines) + "\n")
 
@@ -105,12 +107,16 @@ def _markdown(r: dict) -> str:
     return "\n".join(out)
 
 
-def _job_start_line(start: dict) -> str:
-    per = ", ".join(f"{name} {v['us']:+.1f}" for name, v in start["bundles"].items())
-    return (f"Job start (`job_start_us`, added to a job's first graph): stage 1 as the "
-            f"first step of jobs paced {start['pace_ms']:g} ms apart, the core spinning in "
-            f"between, minus stage 1 back to back: {start['us']:.1f} µs (median over "
-            f"bundles; per bundle, µs: {per}).")
+def _job_start_line(points: list[dict]) -> str:
+    if not points:
+        return "(No job start measured.)"
+    rows = "; ".join(
+        f"after {p['gap_ms']:g} ms idle {p['us']:.1f} µs (per bundle "
+        f"{min(v['us'] for v in p['bundles'].values()):+.1f} to "
+        f"{max(v['us'] for v in p['bundles'].values()):+.1f})" for p in points)
+    return ("Job start (`job_start`, added to a job's first graph by the idle gap before "
+            "it): stage 1 as the first step of jobs after an idle gap, the core spinning "
+            f"in between, minus stage 1 back to back, median over bundles: {rows}.")
 
 
 def _held_out_line(held: dict | None) -> str:

@@ -24,26 +24,29 @@ import numpy as np
 
 from ..errors import TestbedError
 from .fit import Fit, fit_latency
-from .measure import PACE_MS, Graph, bundle_graphs_timed, pin
+from .measure import Graph, bundle_graphs_timed, pin
 
 RATIO_POINTS = 1001  # pooled samples kept as this many quantiles
 FITTED = ("stage", "monolithic")  # graph kinds the model is fitted on
 
 
-def job_start(graphs: list[Graph]) -> dict:
-    """The latency model's ``job_start_us``: per bundle, stage 1's median as the first
-    step of paced jobs (kind "paced", :func:`.measure._paced`) minus its median back to
-    back; the model takes the median over bundles (never below 0)."""
-    per = {}
-    for g in graphs:
-        if g.kind != "paced":
-            continue
-        warm = next(h for h in graphs if h.bundle == g.bundle and h.kind == "stage"
-                    and h.index == g.index)
-        per[g.bundle] = {"paced_ms": g.median_ms, "back_to_back_ms": warm.median_ms,
-                         "us": (g.median_ms - warm.median_ms) * 1e3}
-    us = max(0.0, float(np.median([v["us"] for v in per.values()]))) if per else 0.0
-    return {"us": us, "pace_ms": PACE_MS, "bundles": per}
+def job_start(graphs: list[Graph]) -> list[dict]:
+    """The latency model's ``job_start`` table: for each idle gap, per bundle, stage 1's
+    median as the first step of jobs after that gap (kind "paced",
+    :func:`.measure._paced`) minus its median back to back; each point takes the median
+    over bundles (never below 0, nor below the point of a shorter gap)."""
+    points, floor = [], 0.0
+    for gap in sorted({g.gap_ms for g in graphs if g.kind == "paced"}):
+        per = {}
+        for g in graphs:
+            if g.kind == "paced" and g.gap_ms == gap:
+                warm = next(h for h in graphs if h.bundle == g.bundle and h.kind == "stage"
+                            and h.index == g.index)
+                per[g.bundle] = {"paced_ms": g.median_ms, "back_to_back_ms": warm.median_ms,
+                                 "us": (g.median_ms - warm.median_ms) * 1e3}
+        floor = max(floor, float(np.median([v["us"] for v in per.values()])))
+        points.append({"gap_ms": gap, "us": floor, "bundles": per})
+    return points
 
 
 def calibrate(bundles: list, out: Path, report_dir: Path | None = None, *, core=None,
@@ -90,7 +93,8 @@ def _result(graphs: list[Graph], full: bool, core: int, load: list[float],
     start = job_start(graphs)
     return {"host": _host(core, load), "date": _now(), "command": command or _command(),
             "warmup": warmup, "repeats": repeats,
-            "model": {**_model(fit), "job_start_us": start["us"]},
+            "model": {**_model(fit), "job_start": [{"gap_ms": p["gap_ms"], "us": p["us"]}
+                                                   for p in start]},
             "job_start": start,
             "simple_model": _model(simple),
             "errors": {kind: _errors([r for r in rows if r["kind"] == kind])

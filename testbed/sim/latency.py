@@ -10,7 +10,7 @@ weights plus activations read and written takes, at full budget,
 
     launch_ms + (nodes * node_us + tensors * io_us) / 1000
               + max(macs / (gmacs * 1e6), bytes / (gbps * 1e6)) + expand / (expand_gbps * 1e6)
-              [+ job_start_us / 1000 for a job's first step]
+              [+ a job's start cost on its first graph, see below]
 
 milliseconds (``tensors``: the graph's inputs and outputs, each bound and copied per
 call; ``expand``: the input patches its convolutions expand, im2col, which neither MACs
@@ -18,7 +18,12 @@ nor tensor sizes see), times ``scale`` (platform ms per model ms; ``scale_to_pea
 ``gmacs / platform.peak_gmacs``: the host's shape on a slower platform). The graph
 figures come from :func:`testbed.calibrate.graphs.bundle_graphs` at scenario loading
 (ONNX is never imported here); ``testbed calibrate`` fits the parameters on this host.
-Variability: each execution's latency is the median times a multiplier drawn per
+A job's first graph also pays ``job_start`` (a table of (idle gap before the job, µs),
+interpolated linearly from (0, 0), flat beyond its last gap; :func:`start_ms`): after
+the processor idled the core comes back to the graphs colder than in back-to-back runs
+(caches, branch predictors; on this VM also whatever the hypervisor does meanwhile).
+The processor charges it with the gap it saw; the policies, as for variability, see only
+the medians. Variability: each execution's latency is the median times a multiplier drawn per
 (seed, job, step) from a seeded stream (:func:`testbed.sim.seeds.component_rng`), the
 same whatever the policy or the system (common random numbers): ``lognormal`` (median 1,
 log-sd ``sigma``) or ``empirical`` (the calibration's samples over their median).
@@ -69,6 +74,14 @@ class Variability:
 
 
 @dataclass(frozen=True)
+class JobStart:
+    """One point of the start-cost table: after ``gap_ms`` idle, a job's first graph
+    takes ``us`` longer than back to back."""
+    gap_ms: float = num(gt=0)
+    us: float = num(ge=0)
+
+
+@dataclass(frozen=True)
 class LatencyModel:
     gmacs: float = num(gt=0)             # compute rate, GMAC/s
     launch_ms: float = num(0.0, ge=0)    # per step (session call, feeds)
@@ -76,7 +89,7 @@ class LatencyModel:
     io_us: float = num(0.0, ge=0)        # per graph input or output tensor (feeds, fetches)
     gbps: float | None = num(None, gt=0)  # memory bandwidth, GB/s (None: no memory term)
     expand_gbps: float | None = num(None, gt=0)  # im2col patches, GB/s (None: no term)
-    job_start_us: float = num(0.0, ge=0)  # added to every job's first step (see step_ms)
+    job_start: tuple[JobStart, ...] | None = None  # start cost by idle gap (start_ms)
     scale: float = num(1.0, gt=0)        # platform ms per model ms
     scale_to_peak: bool = False          # scale = gmacs / platform.peak_gmacs
     variability: Variability = Variability()
@@ -84,6 +97,24 @@ class LatencyModel:
     def check(self, fail) -> None:
         if self.scale_to_peak and self.scale != 1.0:
             fail("scale", "no explicit scale together with scale_to_peak: true", self.scale)
+        gaps = [p.gap_ms for p in self.job_start or ()]
+        if any(b <= a for a, b in zip(gaps, gaps[1:])):
+            fail("job_start", "points in increasing gap_ms order", gaps)
+
+    @property
+    def scale_for(self) -> Callable[[float], float]:
+        """peak_gmacs -> platform ms per model ms."""
+        return lambda peak: self.gmacs / peak if self.scale_to_peak else self.scale
+
+
+def start_ms(model: LatencyModel, gap_s: float, peak_gmacs: float) -> float:
+    """What a job's first graph costs beyond its median after the processor idled
+    ``gap_s`` seconds (ms at full budget, scaled; 0 without a ``job_start`` table)."""
+    if not model.job_start:
+        return 0.0
+    gaps = [0.0] + [p.gap_ms for p in model.job_start]
+    us = [0.0] + [p.us for p in model.job_start]
+    return float(np.interp(gap_s * 1e3, gaps, us)) / 1e3 * model.scale_for(peak_gmacs)
 
 
 def model_ms(model: LatencyModel, graph: StageGraph) -> float:
@@ -95,18 +126,11 @@ def model_ms(model: LatencyModel, graph: StageGraph) -> float:
     return fixed + max(compute, memory) + expand
 
 
-def step_ms(model: LatencyModel, graphs: tuple[StageGraph, ...], peak_gmacs: float,
-            incremental: bool = True) -> tuple[float, ...]:
-    """Each step's median latency on the platform (ms at full budget, scaled). A job's
-    first graph also pays ``job_start_us`` (step 1 of an incremental bundle; every step
-    of a non-incremental one, whose job runs one subnet graph): a job starts after the
-    gap between frames, and the core comes back to the graphs colder than in
-    back-to-back runs (caches, branch predictors); ``testbed calibrate`` measures it as
-    stage 1 of jobs paced apart minus stage 1 back to back."""
-    scale = model.gmacs / peak_gmacs if model.scale_to_peak else model.scale
-    start = model.job_start_us / 1e3
-    return tuple((model_ms(model, g) + (start if k == 0 or not incremental else 0.0)) * scale
-                 for k, g in enumerate(graphs))
+def step_ms(model: LatencyModel, graphs: tuple[StageGraph, ...], peak_gmacs: float
+            ) -> tuple[float, ...]:
+    """Each step's median latency on the platform (ms at full budget, scaled)."""
+    scale = model.scale_for(peak_gmacs)
+    return tuple(model_ms(model, g) * scale for g in graphs)
 
 
 def load_samples(variability: Variability, base: Path, file: Path, where: str) -> Variability:

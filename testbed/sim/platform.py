@@ -59,8 +59,7 @@ def step_costs(bundle: Bundle, platform: Platform, cost_model: str,
     if cost_model == "latency":
         if graphs is None or platform.latency is None:
             raise ValueError("cost model 'latency' needs platform.latency and the stage graphs")
-        work = [ms / 1e3 * peak for ms in step_ms(platform.latency, graphs, platform.peak_gmacs,
-                                                  bundle.manifest.incremental)]
+        work = [ms / 1e3 * peak for ms in step_ms(platform.latency, graphs, platform.peak_gmacs)]
         macs = [float(s.macs_dense) for s in stages]
     elif cost_model == "profiled":
         if profile_ms is None:

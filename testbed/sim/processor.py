@@ -17,7 +17,9 @@ about the budget only from the platform's :class:`~testbed.sim.monitor.Monitor`;
 that watches the budget is asked again whenever the monitor's reading changes mid-step.
 Under ``cost_model: latency`` with variability (:mod:`testbed.sim.latency`) each job's
 steps cost their median times a multiplier drawn for (seed, job, step): the processor
-and the oracles' :class:`Foresight` charge the drawn work, the policies see the medians.
+and the oracles' :class:`Foresight` charge the drawn work, the policies see the medians;
+a latency model's ``job_start`` table adds, to the first graph of a job, the start cost
+for the time the processor idled before it (:func:`testbed.sim.latency.start_ms`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Callable, Iterator
 import simpy
 
 from .faults import Signal
-from .latency import Draws, stage_dists
+from .latency import Draws, stage_dists, start_ms
 from .monitor import Monitor, distorted_signal, true_signal
 from .observation import Foresight, Observation
 from .outcomes import Outcomes
@@ -80,6 +82,7 @@ class Processor:
         self.stream: Iterator[Frame] = iter(())
         self.next_frame: Frame | None = None
         self.next_arrival = math.inf
+        self.free_since = -math.inf  # when the processor last went idle (job start costs)
 
     def _costs(self, scenario, spec, trace: Trace) -> None:
         costs = step_costs(spec.bundle, scenario.platform, scenario.cost_model, spec.profile_ms,
@@ -95,6 +98,9 @@ class Processor:
         dists = latency and stage_dists(latency.variability, spec.bundle.manifest.name,
                                         len(self.work_v))
         self.draws = Draws(self.seed, dists) if dists else None
+        per_ms = peak * 1e6 / trace.macs_per_value_s(peak)  # trace units per ms at full budget
+        self.start_v = None if not (latency and latency.job_start) else \
+            (lambda gap_s: start_ms(latency, gap_s, peak) * per_ms)
 
     def start(self, stream: Iterator[Frame]) -> None:
         self.stream = stream
@@ -139,10 +145,10 @@ class Processor:
     def _run(self, frame: Frame, t: float) -> float:
         """One job from t until the policy stops, the deadline or a preemption; returns
         when the processor is free again."""
-        job = self._begin(frame)
         deadline, last, room = frame.deadline_s, self.last, self.room
         if self.integral.rate(t) <= 0:  # the policy runs on this processor: not in a stall
             t = min(self.integral.serving_from(t), max(t, deadline))
+        job = self._begin(frame, t)
         preemptible = self.can_preempt[frame.job_class]
         finish, work_v, decide = self.integral.finish, job.work, self._decide
         while t < deadline and job.done != last:
@@ -174,6 +180,8 @@ class Processor:
             self._admit(t, until_included=False)  # arrived while this job ran
         room.running_class = -1
         self._record(job, t)
+        if job.started is not None:
+            self.free_since = t
         return t
 
     def _watch(self, job: _Job, k: int, t: float, end: float) -> tuple[int, float, float]:
@@ -200,10 +208,15 @@ class Processor:
         served = self.integral.at(now) - self.integral.at(start)
         return max(0.0, 1.0 - served / work) * self.work_s[k - 1]
 
-    def _begin(self, frame: Frame) -> _Job:
+    def _begin(self, frame: Frame, t: float) -> _Job:
         job = _Job(frame, self.row_of[frame.sample_id], self.priority[frame.job_class])
         job.work = self.work_v if self.draws is None else \
             tuple(w * m for w, m in zip(self.work_v, self.draws.job(frame.job_id)))
+        if self.start_v is not None:
+            # the job's first graph: step 1, or the one subnet graph of a non-incremental job
+            extra, inc = self.start_v(t - self.free_since), self.incremental
+            job.work = tuple(w + extra if k == 0 or not inc else w
+                             for k, w in enumerate(job.work))
         if self.policy.needs_foresight:
             usable = self._usable(frame)
             correct = self._foreseen(usable, job.row) if self.policy.knows_answers else None

@@ -81,14 +81,53 @@ def test_model_ms_is_launch_nodes_and_the_larger_of_compute_and_memory():
     assert step_ms(to_peak, (compute,), peak_gmacs=0.5) == pytest.approx((8.0,))
 
 
-def test_a_job_start_is_charged_once_per_job():
-    """Incremental bundles pay ``job_start_us`` on step 1 only; a non-incremental job
-    runs one subnet graph, so every step is a job's first."""
-    g = (StageGraph(macs=2_000_000, bytes=0, nodes=0),) * 3                # 1 ms each
-    m = LatencyModel(gmacs=2.0, job_start_us=250.0, scale=2.0)
-    assert step_ms(m, g, 1.0) == pytest.approx((2.5, 2.0, 2.0))
-    assert step_ms(m, g, 1.0, incremental=False) == pytest.approx((2.5, 2.5, 2.5))
-    assert step_ms(LatencyModel(gmacs=2.0), g, 1.0) == pytest.approx((1.0, 1.0, 1.0))
+def test_the_start_cost_interpolates_its_table_from_zero_and_stays_flat_beyond():
+    from testbed.sim.latency import JobStart, start_ms
+
+    m = LatencyModel(gmacs=2.0, scale=2.0,
+                     job_start=(JobStart(gap_ms=1.0, us=10.0), JobStart(gap_ms=4.0, us=40.0)))
+    assert start_ms(m, 0.0, 1.0) == 0.0                           # back to back: nothing
+    assert start_ms(m, 0.0005, 1.0) == pytest.approx(0.010)       # 5 us, scaled x2
+    assert start_ms(m, 0.0025, 1.0) == pytest.approx(0.050)
+    assert start_ms(m, 1.0, 1.0) == pytest.approx(0.080)          # flat beyond 4 ms
+    assert start_ms(LatencyModel(gmacs=2.0), 1.0, 1.0) == 0.0
+
+
+def test_a_job_pays_its_start_cost_on_its_first_graph_by_the_idle_gap(bundles, tmp_path):
+    """Frames every 10 ms, each job done in well under that: every job starts after the
+    same idle gap, so its first graph takes the table's cost at that gap longer; an
+    incremental job's later steps and a non-incremental job's one graph as the tables
+    say. Policies see the medians."""
+    from testbed.sim.latency import start_ms
+
+    raw = latency_scenario(bundles)
+    table = [{"gap_ms": 10.0, "us": 2000.0}, {"gap_ms": 200.0, "us": 30000.0}]
+    raw["platform"]["latency"]["job_start"] = table
+    scenario = load_scenario(write(tmp_path, raw))
+    model, peak = scenario.platform.latency, scenario.platform.peak_gmacs
+    result = engine.simulate(scenario)
+    for spec in scenario.systems:
+        medians = step_ms(model, spec.graphs, peak)
+        events = sorted((e for e in result.events if e.system == spec.name),
+                        key=lambda e: e.start_s)
+        jobs: dict[int, list] = {}
+        for e in events:
+            jobs.setdefault(e.job_id, []).append(e)
+        free, starts = -math.inf, []
+        for job_id in sorted(jobs):
+            steps = jobs[job_id]
+            extra = start_ms(model, steps[0].start_s - free, peak)
+            starts.append(extra)
+            for i, e in enumerate(steps):
+                if not e.completed:
+                    continue
+                first = i == 0
+                want = medians[e.stage - 1] + (extra if first else 0.0)
+                assert (e.end_s - e.start_s) * 1e3 == pytest.approx(want, rel=1e-9), (
+                    spec.name, job_id, e.stage)
+            free = steps[-1].end_s
+        assert min(starts) > 1.0                  # every job paid milliseconds to start
+        assert starts[0] == pytest.approx(30.0)   # idle since the start: the table's last
 
 
 def test_a_latency_scenario_runs_and_charges_the_model_medians(bundles, tmp_path):
@@ -205,6 +244,13 @@ def test_a_platform_file_gives_defaults_that_the_scenario_overrides(bundles, tmp
      "platform.latency.variability.file"),
     ({"file": "none.yaml"}, "platform.file"),
     ({"file": 3}, "platform.file"),
+    ({"peak_gmacs": 1, "latency": {"gmacs": 1, "job_start": [{"gap_ms": 2, "us": 1},
+                                                            {"gap_ms": 1, "us": 3}]}},
+     "platform.latency.job_start"),
+    ({"peak_gmacs": 1, "latency": {"gmacs": 1, "job_start": [{"gap_ms": 1, "us": -1}]}},
+     "platform.latency.job_start.0.us"),
+    ({"peak_gmacs": 1, "latency": {"gmacs": 1, "job_start": [{"gap_ms": 0, "us": 1}]}},
+     "platform.latency.job_start.0.gap_ms"),
 ])
 def test_bad_latency_fields_are_named(bundles, tmp_path, platform, field):
     raw = latency_scenario(bundles)

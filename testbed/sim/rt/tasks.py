@@ -301,7 +301,8 @@ class Arrivals:
 
 
 def check_task_set(scenario, file: Path) -> None:
-    """What a task-set scenario cannot have: faults (they act on a fluid budget) and the
+    """What a task-set scenario cannot have: faults (they act on a fluid budget), a
+    latency model's job_start table (not charged by the task-set scheduler) and the
     oracle bounds (they need a future budget that only exists as a trace); and what only
     it can have: systems with a model per workload class (``classes:``)."""
     if not isinstance(scenario.budget, TaskSet):
@@ -315,6 +316,11 @@ def check_task_set(scenario, file: Path) -> None:
     if scenario.faults is not None:
         raise ConfigError(file, "faults", "no faults section with budget kind tasks (faults "
                           "act on a fluid budget trace)", "faults")
+    latency = scenario.platform.latency
+    if scenario.cost_model == "latency" and latency is not None and latency.job_start:
+        raise ConfigError(file, "platform.latency.job_start", "no job_start table with budget "
+                          "kind tasks (the task-set scheduler does not charge job starts)",
+                          [p.gap_ms for p in latency.job_start])
     for i, spec in enumerate(scenario.systems):
         if spec.policy.needs_foresight or any(p.needs_foresight for p in spec.candidates):
             where = "bounds" if spec.bound_of is not None else f"systems.{i}.policy"

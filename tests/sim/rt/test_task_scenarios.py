@@ -166,3 +166,16 @@ def test_a_budget_watching_policy_replans_as_a_preemption_leaves_its_monitor(toy
     replanned, records = hit_rate(True)
     assert replanned == 1.0 and sum(r.macs_wasted for r in records) > 0
     assert hit_rate(False)[0] == 0.0
+
+
+def test_a_job_start_table_is_refused_with_task_sets(tmp_path):
+    from tests.sim.test_latency import graph_bundle
+    bundle = graph_bundle(tmp_path / "b")
+    raw = raw_with(bundle, cost_model="latency",
+                   platform={"peak_gmacs": 0.05, "latency": {
+                       "gmacs": 0.05, "job_start": [{"gap_ms": 1, "us": 5}]}})
+    with pytest.raises(ConfigError, match="no job_start table") as err:
+        scenario_from_raw(raw, tmp_path / "s.yaml")
+    assert err.value.where == "platform.latency.job_start"
+    del raw["platform"]["latency"]["job_start"]
+    assert simulate(scenario_from_raw(raw, tmp_path / "s.yaml")).records
