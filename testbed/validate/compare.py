@@ -80,11 +80,15 @@ def confusion(sim: Sequence[JobRecord], real: Sequence[JobRecord]) -> list[list[
 
 def step_costs(samples, work_s: Sequence[float]) -> list[dict]:
     """Per step: the cost model's time at full budget against the work the platform
-    served while the step ran (measured, in ms at full budget)."""
+    served while the step ran (measured, in ms at full budget), and how much of the step's
+    span passed before its graph was called (the executor's own Python, µs of wall time)."""
     rows = []
     for k, model in enumerate(work_s, 1):
-        served = [s.served_s * 1e3 for s in samples if s.step == k and np.isfinite(s.served_s)]
+        mine = [s for s in samples if s.step == k and np.isfinite(s.served_s)]
+        served = [s.served_s * 1e3 for s in mine]
+        before = [s.before_s * 1e6 for s in mine]
         rows.append({"step": k, "model_ms": model * 1e3, "runs": len(served),
                      "measured_median_ms": float(np.median(served)) if served else None,
-                     "measured_p95_ms": float(np.percentile(served, 95)) if served else None})
+                     "measured_p95_ms": float(np.percentile(served, 95)) if served else None,
+                     "before_median_us": float(np.median(before)) if before else None})
     return rows

@@ -37,6 +37,8 @@ class StepSample(NamedTuple):
     end_s: float
     completed: bool       # False: ended after the deadline (or raised)
     served_s: float       # work the platform served meanwhile, in seconds at full budget
+    before_s: float = 0.0  # of the span, before the graph ran: the policy's decision,
+    #                        admissions, the previous job's records (wall clock; 0 dilated)
 
 
 class Steps(Protocol):
@@ -148,9 +150,10 @@ class RealProcessor:
                 break
             if job.started is None:
                 job.started = t
+            before = self.clock.now() - t
             end, out = self.clock.run(lambda: self.steps.run(k, frame.sample_id, carry))
             ok = end <= deadline and not frame.fails >> (k - 1) & 1
-            self._step(job, k, t, end, ok)
+            self._step(job, k, t, end, ok, before)
             t = end
             if not ok:
                 break
@@ -171,13 +174,15 @@ class RealProcessor:
                           waiting=self.room.size, quality=view.quality)
         return view.policy.choose(obs)
 
-    def _step(self, job: _Job, k: int, start: float, end: float, ok: bool) -> None:
+    def _step(self, job: _Job, k: int, start: float, end: float, ok: bool,
+              before: float = 0.0) -> None:
         view = self.view
         macs = view.macs[k - 1]
         job.executed += macs  # ORT ran the whole stage, in time or not
         served = (view.integral.at(end) - view.integral.at(start)) * view.to_fraction \
             if math.isfinite(end) else math.inf
-        self.samples.append(StepSample(view.name, job.frame.job_id, k, start, end, ok, served))
+        self.samples.append(StepSample(view.name, job.frame.job_id, k, start, end, ok, served,
+                                       before))
         if not ok:
             job.late += end > job.frame.deadline_s
             job.failed = k if end <= job.frame.deadline_s else job.failed

@@ -59,3 +59,7 @@ def test_step_costs_are_medians_of_what_was_served():
     assert rows[0]["measured_median_ms"] == pytest.approx(2.0) and rows[0]["runs"] == 3
     assert rows[0]["model_ms"] == pytest.approx(2.0)
     assert rows[1]["runs"] == 0 and rows[1]["measured_median_ms"] is None
+    assert rows[0]["before_median_us"] == 0.0 and rows[1]["before_median_us"] is None
+    spent = [StepSample("s", j, 1, 0.0, 1.0, True, 1e-3, us / 1e6)
+             for j, us in enumerate((4, 7, 30))]
+    assert compare.step_costs(spent, (0.001,))[0]["before_median_us"] == pytest.approx(7.0)

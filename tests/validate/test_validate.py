@@ -97,6 +97,8 @@ def test_model_exact_stages_reproduce_the_simulator_job_by_job(root):
     assert {run["agreement"] for run in figures.values()} == {1.0}
     assert len({r.stages_done for r in v.runs[0].sim}) > 1, "steps must matter"
     assert len({k for method, k in model.calls if method == "slimmable"}) > 1
+    # on the dilated clock the executor's own Python is part of the stretched span
+    assert all(s.before_s == 0.0 for run in v.runs for s in run.samples)
 
 
 def test_a_slower_host_shows_up_as_a_difference(root):
