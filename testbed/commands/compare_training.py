@@ -40,6 +40,7 @@ class Run:
     samples_seen: int
     macs_pct: tuple[float, ...]
     accuracy: tuple[float, ...]
+    wall_s: float | None = None
 
     @property
     def label(self) -> str:
@@ -83,7 +84,13 @@ def read_run(path) -> Run:
     return Run(str(path), _field(blob, "method", str, path), str(blob.get("name", "")),
                _field(blob, "arch", str, path), _field(blob, "dataset", str, path),
                float(_number(blob, "original_accuracy", path)),
-               int(_number(blob, "samples_seen", path)), pct, acc)
+               int(_number(blob, "samples_seen", path)), pct, acc, _wall(blob))
+
+
+def _wall(blob: dict) -> float | None:
+    value = blob.get("wall_time_s")
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+        else None
 
 
 def _field(blob, key: str, kind: type, path, where: str = ""):
@@ -154,7 +161,60 @@ def markdown(groups: dict[tuple[str, str], list[Run]]) -> str:
                              f"{100 * r.original_accuracy:.2f} | {r.samples_seen:,} |")
         lines.append("")
         lines += _budget_note(runs)
+        lines += _against_paper(arch, dataset, runs)
     return "\n".join(lines)
+
+
+# The paper's Table I (SteppingNet): original accuracy, (accuracy, % of MACs) per subnet.
+TABLE_I = {("lenet3c1l", "cifar10"): (83.36, ((68.5, 9.65), (77.38, 29.55), (79.81, 48.62),
+                                               (80.4, 78.52))),
+           ("lenet5", "cifar10"): (74.96, ((51.8, 13.64), (59.56, 26.54), (68.64, 55.07),
+                                           (72.03, 82.74)))}
+RIVALS = ("anywidth", "slimmable")  # the paper's Fig. 6 baselines
+
+
+def _against_paper(arch: str, dataset: str, runs: list[Run]) -> list[str]:
+    """Table I beside every run (SteppingNet runs with their difference to it, points),
+    with each run's wall time, and SteppingNet against the better of any-width and
+    slimmable at each subnet (the paper's claim)."""
+    paper = TABLE_I.get((arch, dataset))
+    k = max(len(r.accuracy) for r in runs)
+    lines = ["### Against the paper's Table I", "",
+             "| run | original (%) | " + " | ".join(f"subnet {i}" for i in range(1, k + 1))
+             + " | wall |", "|---|---:|" + "---:|" * k + "---:|"]
+    def row(*cells: str) -> str:
+        return "| " + " | ".join(cells[:2] + tuple(cells[2:-1]) + ("",) * (k + 3 - len(cells))
+                                 + cells[-1:]) + " |"
+
+    if paper:
+        lines.append(row("SteppingNet (paper, Table I)", f"{paper[0]:.2f}",
+                         *(f"{a:.2f} @ {m:.2f}%" for a, m in paper[1]), "—"))
+    for r in runs:
+        diff = paper is not None and r.method == "steppingnet"
+        orig = f"{100 * r.original_accuracy:.2f}" + (
+            f" ({100 * r.original_accuracy - paper[0]:+.2f})" if diff else "")
+        cells = [f"{100 * a:.2f} @ {m:.2f}%" + (
+            f" ({100 * a - paper[1][i][0]:+.2f})" if diff and i < len(paper[1]) else "")
+            for i, (a, m) in enumerate(zip(r.accuracy, r.macs_pct))]
+        lines.append(row(r.label, orig, *cells, _hours(r.wall_s)))
+    lines.append("")
+    rivals = [r for r in runs if r.method in RIVALS]
+    for r in (r for r in runs if r.method == "steppingnet"):
+        gaps = []
+        for i, a in enumerate(r.accuracy):
+            best = max((x.accuracy[i] for x in rivals if i < len(x.accuracy)), default=None)
+            gaps.append("—" if best is None else f"{100 * (a - best):+.2f}")
+        if rivals:
+            lines += [f"{r.label} − the better of any-width and slimmable, per subnet "
+                      f"(points): {' / '.join(gaps)}.", ""]
+    return lines
+
+
+def _hours(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    h, m = divmod(round(seconds / 60), 60)
+    return f"{h} h {m:02d} min" if h else f"{m} min"
 
 
 def _budget_note(runs: list[Run]) -> list[str]:

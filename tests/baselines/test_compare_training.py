@@ -31,12 +31,29 @@ def test_writes_a_figure_per_architecture_and_one_table(tmp_path):
     assert (out / "lenet3c1l-cifar10.png").stat().st_size > 0
     assert (out / "lenet5-cifar10.png").is_file()
     table = (out / "comparison.md").read_text()
-    rows = [l for l in table.splitlines() if l.startswith("| ") and l[2].isalpha() and "method" not in l]
+    rows = [l for l in table.splitlines() if l.startswith("| ") and "-cifar10-" in l.split("|")[2]]
     assert len(rows) == 16
     methods = [r.split("|")[1].strip() for r in rows if "lenet3c1l" in r]
     assert methods == ["steppingnet"] * 4 + ["anywidth"] * 4 + ["slimmable"] * 4
     assert "| slimmable | lenet3c1l-cifar10-slimmable | 2 | 30.00 | 60.00 | 82.00 | 1,000 |" in table
     assert "Unequal" not in table
+
+
+def test_table_i_and_the_rivals_stand_beside_the_runs(tmp_path):
+    blobs = {"steppingnet": record("steppingnet", "lenet5", (15, 30, 60, 85), (0.53, 0.6, 0.7, 0.72)),
+             "anywidth": record("anywidth", "lenet5", (15, 30, 60, 85), (0.55, 0.59, 0.6, 0.61)),
+             "slimmable": record("slimmable", "lenet5", (15, 30, 60, 85), (0.5, 0.61, 0.65, 0.7)),
+             "static": record("static", "lenet5", (15, 30, 60, 85), (0.9, 0.9, 0.9, 0.9))}
+    blobs["steppingnet"]["wall_time_s"] = 2 * 3600 + 21 * 60
+    files = [write(tmp_path, f"{m}.json", b) for m, b in blobs.items()]
+    assert main(["compare-training", *files, "--out", str(tmp_path / "out")]) == 0
+    table = (tmp_path / "out" / "comparison.md").read_text()
+    assert ("| SteppingNet (paper, Table I) | 74.96 | 51.80 @ 13.64% | 59.56 @ 26.54% | "
+            "68.64 @ 55.07% | 72.03 @ 82.74% | — |") in table
+    assert ("| steppingnet | 82.00 (+7.04) | 53.00 @ 15.00% (+1.20) | 60.00 @ 30.00% (+0.44) | "
+            "70.00 @ 60.00% (+1.36) | 72.00 @ 85.00% (-0.03) | 2 h 21 min |") in table
+    # against the better of any-width and slimmable only (static is not the paper's rival)
+    assert "per subnet (points): -2.00 / -1.00 / +5.00 / +2.00." in table
 
 
 def test_unequal_budgets_are_flagged(tmp_path):
