@@ -101,10 +101,9 @@ class LatencyModel:
         if any(b <= a for a, b in zip(gaps, gaps[1:])):
             fail("job_start", "points in increasing gap_ms order", gaps)
 
-    @property
-    def scale_for(self) -> Callable[[float], float]:
-        """peak_gmacs -> platform ms per model ms."""
-        return lambda peak: self.gmacs / peak if self.scale_to_peak else self.scale
+    def scale_for(self, peak_gmacs: float) -> float:
+        """Platform ms per model ms on a platform of ``peak_gmacs``."""
+        return self.gmacs / peak_gmacs if self.scale_to_peak else self.scale
 
 
 def start_ms(model: LatencyModel, gap_s: float, peak_gmacs: float) -> float:
