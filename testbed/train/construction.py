@@ -156,19 +156,24 @@ class Candidates:
         self.cost[flat[mine]] -= amounts[mine]
 
 
-def seeds(c: Candidates, net, j: int) -> list[int]:
+def seeds(c: Candidates, net, j: int, next_keep: list[int] | None = None) -> list[int]:
     """Candidates to hand on first so that every stage after j holds a unit in every
     hidden layer but the first: stage j+1 gets its lowest-scoring units until it holds
     ``K - j`` in each such layer (one to keep, one to seed each later stage when it hands
     on in turn), as far as stage j can spare them. A stage's units in layer i then feed
     its own units in every later layer up to the classifier, so its step adds to the
-    prediction. The first layer needs no seed (later layers read smaller stages' units
-    of it), nor the last subnet (it sheds to "unused")."""
+    prediction. With ``next_keep`` (stage j+1's :func:`floors`, when floors are on) it
+    gets up to its floor instead: under ``score_normalization: per_mac`` the cheap fc
+    units stay in the small stages, and LeNet-5's stage 4 received a single fc2 unit
+    (its step changed 3 of 2,000 predictions). The first layer needs no seed (later
+    layers read smaller stages' units of it), nor the last subnet (it sheds to
+    "unused")."""
     if j >= net.num_steps:
         return []
     out, want = [], net.num_steps - j
     for i, layer in enumerate(net.hidden[1:], start=1):
-        need = want - int((layer.step == j + 1).sum())
+        floor = next_keep[i] if next_keep else 0
+        need = max(want, floor) - int((layer.step == j + 1).sum())
         mine = np.flatnonzero(c.layer == i)       # floored units included
         if need > 0 and len(mine):
             out += [int(u) for u in mine[np.argsort(c.score[mine], kind="stable")[:need]]]
@@ -208,7 +213,8 @@ def move(net, layer_ids: np.ndarray, unit_ids: np.ndarray, j: int) -> None:
 
 def move_from(net, importance: Importance, j: int, growth: float, amount: float,
               surplus: float, target: float, tolerance: float,
-              keep: list[int] | None = None, seeded: bool = True) -> int:
+              keep: list[int] | None = None, seeded: bool = True,
+              next_keep: list[int] | None = None) -> int:
     """Move stage j's lowest-scoring units worth ``amount`` MACs (see :func:`select`),
     keeping ``keep[i]`` units of each layer i, :func:`seeds` first when ``seeded``;
     return how many moved."""
@@ -216,7 +222,7 @@ def move_from(net, importance: Importance, j: int, growth: float, amount: float,
         return 0
     c = Candidates(net, importance, j, growth, keep)
     limit = net.subnet_macs()[j - 1] - target + tolerance / 2
-    chosen = select(c, amount, limit, seeds(c, net, j) if seeded else [])
+    chosen = select(c, amount, limit, seeds(c, net, j, next_keep) if seeded else [])
     move(net, c.layer[chosen], c.unit[chosen], j)
     return len(chosen)
 
@@ -243,7 +249,8 @@ def construction_moves(net, importance: Importance, targets: list[float], t: int
         else:
             amount = macs[j - 1] - (targets[j - 1] + (full - targets[j - 1]) * (1.0 - (t + 1) / n_iter))
         moved.append(move_from(net, importance, j, growth, amount, macs[j - 1] - targets[j - 1],
-                               targets[j - 1], tolerance, keep[j - 1], rules.seeds))
+                               targets[j - 1], tolerance, keep[j - 1], rules.seeds,
+                               keep[j] if j < net.num_steps and rules.floors else None))
     return moved
 
 
@@ -261,7 +268,8 @@ def _final_moves(net, importance: Importance, targets: list[float], growth: floa
         for j in range(1, net.num_steps + 1):
             surplus = net.subnet_macs()[j - 1] - targets[j - 1]
             moved[j - 1] += move_from(net, importance, j, growth, surplus, surplus,
-                                      targets[j - 1], tolerance, keep[j - 1], rules.seeds)
+                                      targets[j - 1], tolerance, keep[j - 1], rules.seeds,
+                                      keep[j] if j < net.num_steps and rules.floors else None)
     for j in range(1, net.num_steps + 1):
         moved[j - 1] += calibrate(net, importance, j, growth, targets[j - 1], tolerance, keep,
                                   targets=targets)

@@ -165,6 +165,9 @@ def test_a_stage_at_its_floor_still_seeds_the_next_one():
     assert not (~c.floored & (c.layer == 3)).any()              # no free fc2 unit in stage 3
     seeded = seeds(c, net, 3)
     assert [int(c.layer[i]) for i in seeded] == [3]             # one fc2 seed for stage 4
+    to_floor = seeds(c, net, 3, fl[3])                          # with floors: up to stage 4's
+    assert sum(int(c.layer[i]) == 3 for i in to_floor) == fl[3][3]
+    assert sum(int(c.layer[i]) == 2 for i in to_floor) == 0     # fc1: stage 4 holds its floor
 
 
 def test_layer_normalised_scores_compare_layers_on_one_scale():
