@@ -43,8 +43,15 @@ class Run:
     wall_s: float | None = None
 
     @property
+    def run(self) -> str:
+        """The run's name: its record's file name, or its folder's for a ``training.json``
+        (records of one method, e.g. ablations, often share one bundle ``name``)."""
+        path = Path(self.file)
+        return path.parent.name if path.stem == "training" else path.stem
+
+    @property
     def label(self) -> str:
-        return self.method if self.name.endswith(self.method) else f"{self.method} ({self.name})"
+        return self.method if self.run.endswith(self.method) else f"{self.method} ({self.run})"
 
 
 def add_arguments(p):
@@ -157,7 +164,7 @@ def markdown(groups: dict[tuple[str, str], list[Run]]) -> str:
                   "|---|---|---:|---:|---:|---:|---:|"]
         for r in runs:
             for k, (pct, acc) in enumerate(zip(r.macs_pct, r.accuracy), start=1):
-                lines.append(f"| {r.method} | {r.name} | {k} | {pct:.2f} | {100 * acc:.2f} | "
+                lines.append(f"| {r.method} | {r.run} | {k} | {pct:.2f} | {100 * acc:.2f} | "
                              f"{100 * r.original_accuracy:.2f} | {r.samples_seen:,} |")
         lines.append("")
         lines += _budget_note(runs)
@@ -222,4 +229,4 @@ def _budget_note(runs: list[Run]) -> list[str]:
     if len(seen) <= 1:
         return []
     return ["**Unequal training budgets**: samples seen differ between these runs "
-            f"({', '.join(f'{r.name}: {r.samples_seen:,}' for r in runs)}).", ""]
+            f"({', '.join(f'{r.run}: {r.samples_seen:,}' for r in runs)}).", ""]

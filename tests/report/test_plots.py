@@ -58,7 +58,7 @@ def timeline(**kw):
 
 
 def training_run(method: str) -> Run:
-    return Run("f.json", method, f"lenet5-cifar10-{method}", "lenet5", "cifar10", 0.7, 10,
+    return Run(f"{method}.json", method, f"lenet5-cifar10-{method}", "lenet5", "cifar10", 0.7, 10,
                (20.0, 80.0), (0.5, 0.6))
 
 
