@@ -134,9 +134,10 @@ def _repeats(doc: dict) -> list[str]:
              "tables above and below, the figure and jobs.csv give each system's median "
              "repeat by per-job agreement; a system meets the target when most of its "
              "repeats do.", "",
-             "| system | repeat | hit Δ pts | accuracy Δ pts | agreement | met | co-runner "
-             "overhead µs | share got (before → after) | fluid − imposed hit / acc pts |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| system | repeat | hit Δ pts | accuracy Δ pts | agreement | met | host speed | "
+             "co-runner overhead µs | share got (before → after) | fluid − imposed hit / "
+             "acc pts |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, x in doc["systems"].items():
         fluid = x.get("fluid_difference")
         for r in x["repeats"]:
@@ -147,11 +148,14 @@ def _repeats(doc: dict) -> list[str]:
             lines.append(
                 f"| {name} | {r['repeat']} | {_num(d['hit_rate'], '+.1f')} | "
                 f"{_num(d['accuracy_at_deadline'], '+.1f')} | {_pct(r['agreement'])} % | "
-                f"{'yes' if r['met'] else 'no'} | {rig[0]} | {rig[1]} | "
+                f"{'yes' if r['met'] else 'no'} | {_num(r.get('host_speed'), '.3f')} | "
+                f"{rig[0]} | {rig[1]} | "
                 + ("—" if fluid is None or r["repeat"] != x["repeat"] else
                    f"{_num(fluid['hit_rate'], '+.1f')} / "
                    f"{_num(fluid['accuracy_at_deadline'], '+.1f')}") + " |")
-    return lines + ["", "Fluid − imposed: the simulation on the trace's own rows minus the "
+    return lines + ["", "Host speed: a whole job's median time alone just before the run "
+                    "(jobs 1 ms apart) over the cost model's time for it; above 1 the host "
+                    "ran slower than calibrated.", "", "Fluid − imposed: the simulation on the trace's own rows minus the "
                     "one on the co-runner's periods (the error of the fluid budget "
                     "abstraction at this time scale; shown for the median repeat).", ""]
 

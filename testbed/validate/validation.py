@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
+
 from ..sim.records import JobRecord
 from . import compare
 from .corunner import PERIOD_S, CoRunner, imposed
@@ -49,6 +51,7 @@ class SystemRun:
     fluid: list[JobRecord] | None = None  # co-runner: the simulation on the trace's own rows
     check: dict | None = None   # co-runner: its calibration on this system's jobs
     repeat: int = 1             # which of the validation's repeats (1-based)
+    host_speed: dict | None = None  # ONNX Runtime: jobs alone just before, against the model
 
 
 @dataclass
@@ -84,7 +87,8 @@ class Validation:
             x = each[_median_index([f["agreement"] or 0.0 for f in each])]
             x["repeats"] = [{"repeat": f["repeat"], "real": f["real"],
                              "difference": f["difference"], "agreement": f["agreement"],
-                             "met": f["met"], "corunner": _brief(f.get("corunner"))}
+                             "met": f["met"], "corunner": _brief(f.get("corunner")),
+                             "host_speed": (f.get("host_speed") or {}).get("ratio")}
                             for f in each]
             x["met_repeat"] = x["met"]
             x["met_repeats"] = sum(f["met"] for f in each)
@@ -109,6 +113,8 @@ def _figures(run: SystemRun) -> dict:
     x["policy"] = run.policy
     if run.check is not None:
         x["corunner"] = run.check
+    if run.host_speed is not None:
+        x["host_speed"] = run.host_speed
     if run.fluid is not None:
         x["sim_fluid"] = compare.side(run.fluid)
         x["fluid_difference"] = compare.difference(x["sim"], x["sim_fluid"])
@@ -295,12 +301,38 @@ def _run_system(scenario, spec, trace, frames, fluid, result: Validation, steps_
         sim = fluid if served is trace else _simulate(scenario, spec, served, trace, frames,
                                                      outcomes)
         view = _view(scenario, spec, served, trace, outcomes)
+        speed = host_speed(steps, view, scenario) if steps_for is None else None
         start = time.perf_counter()
         real, samples = _execute(scenario, view, trace, frames, steps, result, overhead_s,
                                  tick)
         wall = time.perf_counter() - start
     return SystemRun(spec.name, sim, real, samples, tuple(view.work_s), wall,
-                     _policy(spec.policy), None if served is trace else fluid, check)
+                     _policy(spec.policy), None if served is trace else fluid, check,
+                     host_speed=speed)
+
+
+SPEED_RUNS = 200  # jobs timed alone for host_speed
+
+
+def host_speed(steps, view, scenario) -> dict:
+    """How fast this host runs the system's graphs right now against the cost model:
+    the median time of a whole job (every step in a row, jobs 1 ms apart, as
+    :func:`corunner_check` times them) over the model's time for the same (the steps'
+    medians at full budget without the per-step executor overhead, plus the job start
+    after a 1 ms gap). Above 1: slower than calibrated; the calibration is a snapshot
+    and this host's speed drifts (README, "How far can you trust it")."""
+    from ..sim.latency import start_ms
+    k = len(view.work_s)
+    platform = scenario.platform
+    model = sum(view.work_s) - k * platform.stage_overhead_ms / 1e3
+    if scenario.cost_model == "latency" and platform.latency is not None:
+        model += start_ms(platform.latency, GAP_S, platform.peak_gmacs) / 1e3
+    alone = _timed_runs(steps, k, SPEED_RUNS, GAP_S, median=True)
+    return {"job_ms": alone * 1e3, "model_ms": model * 1e3,
+            "ratio": alone / model if model > 0 else None}
+
+
+GAP_S = 0.001  # between timed jobs
 
 
 def _policy(policy) -> dict:
@@ -356,9 +388,10 @@ def corunner_check(core: int, period_s: float, steps, num_steps: int,
             "shared_mean_ms": shared * 1e3, "effective_budget": alone / shared}
 
 
-def _timed_runs(steps, num_steps: int, runs: int, gap_s: float = 0.001) -> float:
-    """Mean seconds of steps 1..num_steps over ``runs`` jobs ``gap_s`` apart."""
-    total = 0.0
+def _timed_runs(steps, num_steps: int, runs: int, gap_s: float = GAP_S,
+                median: bool = False) -> float:
+    """Mean (or median) seconds of steps 1..num_steps over ``runs`` jobs ``gap_s`` apart."""
+    times = []
     for _ in range(runs):
         until = time.perf_counter() + gap_s
         while time.perf_counter() < until:
@@ -366,8 +399,8 @@ def _timed_runs(steps, num_steps: int, runs: int, gap_s: float = 0.001) -> float
         start, carry = time.perf_counter(), None
         for k in range(1, num_steps + 1):
             carry = steps.run(k, -1, carry)
-        total += time.perf_counter() - start
-    return total / runs
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)) if median else sum(times) / runs
 
 
 def _pixel_rows(bundle) -> dict[int, int]:

@@ -61,6 +61,10 @@ def test_real_onnx_stages_run_under_dilation(tmp_path):
     assert {s.step for s in run.samples} == {1, 2}
     assert all(s.served_s > 0 for s in run.samples)
     assert all(abs(s.end_s - s.start_s - 2 * s.served_s) < 1e-9 for s in run.samples)
+    speed = run.host_speed            # real ORT jobs timed alone against the cost model
+    assert speed["job_ms"] > 0 and speed["model_ms"] > 0
+    assert speed["ratio"] == pytest.approx(speed["job_ms"] / speed["model_ms"])
+    assert v.figures()[run.name]["repeats"][0]["host_speed"] == speed["ratio"]
 
 
 def test_real_images_feed_the_stages_and_both_sides_use_their_verdicts(tmp_path):
