@@ -1,6 +1,7 @@
 """``testbed calibrate`` end to end: pin, time every graph of every bundle
 (:mod:`.measure`), fit the latency model on the stage and monolithic graphs (:mod:`.fit`),
-add what a job's start costs (:func:`job_start`), predict every graph (a chained subnet: the sum of its stages' predictions) and write
+add what a job's start costs (:func:`job_start`), predict every graph (a chained subnet:
+the sum of its stages' predictions) and write
 
 - the platform file (``--out``, YAML with a header comment: host, date, command), a
   scenario's ``platform: {file: ...}`` reads it (:mod:`testbed.sim.platform`);

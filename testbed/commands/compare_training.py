@@ -189,13 +189,12 @@ def _against_paper(arch: str, dataset: str, runs: list[Run]) -> list[str]:
     lines = ["### Against the paper's Table I", "",
              "| run | original (%) | " + " | ".join(f"subnet {i}" for i in range(1, k + 1))
              + " | wall |", "|---|---:|" + "---:|" * k + "---:|"]
-    def row(*cells: str) -> str:
-        return "| " + " | ".join(cells[:2] + tuple(cells[2:-1]) + ("",) * (k + 3 - len(cells))
-                                 + cells[-1:]) + " |"
+    def row(label: str, original: str, cells: list[str], wall: str) -> str:
+        return "| " + " | ".join([label, original, *cells, *[""] * (k - len(cells)), wall]) + " |"
 
     if paper:
         lines.append(row("SteppingNet (paper, Table I)", f"{paper[0]:.2f}",
-                         *(f"{a:.2f} @ {m:.2f}%" for a, m in paper[1]), "—"))
+                         [f"{a:.2f} @ {m:.2f}%" for a, m in paper[1]], "—"))
     for r in runs:
         diff = paper is not None and r.method == "steppingnet"
         orig = f"{100 * r.original_accuracy:.2f}" + (
@@ -203,7 +202,7 @@ def _against_paper(arch: str, dataset: str, runs: list[Run]) -> list[str]:
         cells = [f"{100 * a:.2f} @ {m:.2f}%" + (
             f" ({100 * a - paper[1][i][0]:+.2f})" if diff and i < len(paper[1]) else "")
             for i, (a, m) in enumerate(zip(r.accuracy, r.macs_pct))]
-        lines.append(row(r.label, orig, *cells, _hours(r.wall_s)))
+        lines.append(row(r.label, orig, cells, _hours(r.wall_s)))
     lines.append("")
     rivals = [r for r in runs if r.method in RIVALS]
     for r in (r for r in runs if r.method == "steppingnet"):

@@ -162,10 +162,11 @@ def seeds(c: Candidates, net, j: int, next_keep: list[int] | None = None) -> lis
     ``K - j`` in each such layer (one to keep, one to seed each later stage when it hands
     on in turn), as far as stage j can spare them. A stage's units in layer i then feed
     its own units in every later layer up to the classifier, so its step adds to the
-    prediction. With ``next_keep`` (stage j+1's :func:`floors`, when floors are on) it
-    gets up to its floor instead: under ``score_normalization: per_mac`` the cheap fc
-    units stay in the small stages, and LeNet-5's stage 4 received a single fc2 unit
-    (its step changed 3 of 2,000 predictions). The first layer needs no seed (later
+    prediction. With ``next_keep`` (stage j+1's :func:`floors`; one unit per layer when
+    floors are off, which changes nothing) it gets up to its floor if that is more:
+    under ``score_normalization: per_mac`` the cheap fc units stay in the small stages,
+    and LeNet-5's stage 4 received a single fc2 unit (its step changed 3 of 2,000
+    predictions). The first layer needs no seed (later
     layers read smaller stages' units of it), nor the last subnet (it sheds to
     "unused")."""
     if j >= net.num_steps:
@@ -250,7 +251,7 @@ def construction_moves(net, importance: Importance, targets: list[float], t: int
             amount = macs[j - 1] - (targets[j - 1] + (full - targets[j - 1]) * (1.0 - (t + 1) / n_iter))
         moved.append(move_from(net, importance, j, growth, amount, macs[j - 1] - targets[j - 1],
                                targets[j - 1], tolerance, keep[j - 1], rules.seeds,
-                               keep[j] if j < net.num_steps and rules.floors else None))
+                               keep[j] if j < net.num_steps else None))
     return moved
 
 
@@ -269,7 +270,7 @@ def _final_moves(net, importance: Importance, targets: list[float], growth: floa
             surplus = net.subnet_macs()[j - 1] - targets[j - 1]
             moved[j - 1] += move_from(net, importance, j, growth, surplus, surplus,
                                       targets[j - 1], tolerance, keep[j - 1], rules.seeds,
-                                      keep[j] if j < net.num_steps and rules.floors else None)
+                                      keep[j] if j < net.num_steps else None)
     for j in range(1, net.num_steps + 1):
         moved[j - 1] += calibrate(net, importance, j, growth, targets[j - 1], tolerance, keep,
                                   targets=targets)

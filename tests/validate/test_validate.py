@@ -170,3 +170,21 @@ def test_bad_input_is_one_error_line(root, tmp_path, capsys, extra, message):
 def test_a_missing_scenario_is_one_error_line(tmp_path, capsys):
     assert main(["validate", str(tmp_path / "nope.yaml")]) == 2
     assert "nope.yaml" in capsys.readouterr().err
+
+
+def test_the_executors_own_time_before_each_graph_is_recorded(root, monkeypatch):
+    """A clock on which every reading costs 5 µs (as the executor's Python does between
+    two graphs on the wall clock): each step records that much before its graph."""
+    from testbed.validate import validation
+    from testbed.validate.mechanism import DilatedClock
+
+    class Ticking(DilatedClock):
+        def now(self):
+            self.t += 5e-6
+            return self.t
+
+    monkeypatch.setattr(validation, "DilatedClock", Ticking)
+    v, _ = run_tiny(root)
+    samples = [s for run in v.runs for s in run.samples]
+    assert samples and all(s.before_s == pytest.approx(5e-6) for s in samples)
+    assert v.figures()["step"]["steps"][0]["before_median_us"] == pytest.approx(5.0)
