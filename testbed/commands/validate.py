@@ -136,15 +136,21 @@ def run(args):
 
 
 def summary(doc: dict) -> str:
-    rows = ["system           hit sim/real  Δpts   acc sim/real  Δpts  agreement  met in"]
+    rows = ["system           hit sim/real  Δpts   acc sim/real  Δpts  agreement  met in"
+            "  at host speed"]
     for name, x in doc["systems"].items():
         a, b, d = x["sim"], x["real"], x["difference"]
         rows.append(f"{name:<16} {_p(a['hit_rate'])}/{_p(b['hit_rate'])} {_d(d['hit_rate'])} "
                     f"{_p(a['accuracy_at_deadline'])}/{_p(b['accuracy_at_deadline'])} "
                     f"{_d(d['accuracy_at_deadline'])}  {_p(x['agreement'])} %    "
-                    f"{x['met_repeats']}/{len(x['repeats'])}")
+                    f"{x['met_repeats']}/{len(x['repeats'])}    "
+                    + (f"{x['met_scaled_repeats']}/{len(x['repeats'])}"
+                       if "met_scaled_repeats" in x else "—"))
     rows.append(f"target (|Δ| <= 2 pts, agreement >= 90 %, in most repeats; figures: the "
                 f"median repeat): {'met' if doc['met'] else 'not met'}")
+    if doc.get("met_scaled") is not None:
+        rows.append("simulated at the host speed measured around each run: "
+                    f"{'met' if doc['met_scaled'] else 'not met'}")
     return "\n".join(rows)
 
 

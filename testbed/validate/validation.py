@@ -51,7 +51,8 @@ class SystemRun:
     fluid: list[JobRecord] | None = None  # co-runner: the simulation on the trace's own rows
     check: dict | None = None   # co-runner: its calibration on this system's jobs
     repeat: int = 1             # which of the validation's repeats (1-based)
-    host_speed: dict | None = None  # ONNX Runtime: jobs alone just before, against the model
+    host_speed: dict | None = None  # jobs alone just before and just after, against the model
+    scaled: list[JobRecord] | None = None  # the simulation at the measured host speed
 
 
 @dataclass
@@ -88,11 +89,17 @@ class Validation:
             x["repeats"] = [{"repeat": f["repeat"], "real": f["real"],
                              "difference": f["difference"], "agreement": f["agreement"],
                              "met": f["met"], "corunner": _brief(f.get("corunner")),
-                             "host_speed": (f.get("host_speed") or {}).get("ratio")}
+                             "host_speed": (f.get("host_speed") or {}).get("ratio"),
+                             "host_speed_before": (f.get("host_speed") or {}).get("before"),
+                             "host_speed_after": (f.get("host_speed") or {}).get("after"),
+                             "scaled": _brief_scaled(f.get("scaled"))}
                             for f in each]
             x["met_repeat"] = x["met"]
             x["met_repeats"] = sum(f["met"] for f in each)
             x["met"] = 2 * x["met_repeats"] > len(each)
+            if all(f.get("scaled") for f in each):
+                x["met_scaled_repeats"] = sum(f["scaled"]["met"] for f in each)
+                x["met_scaled"] = 2 * x["met_scaled_repeats"] > len(each)
             out[name] = x
         return out
 
@@ -115,6 +122,11 @@ def _figures(run: SystemRun) -> dict:
         x["corunner"] = run.check
     if run.host_speed is not None:
         x["host_speed"] = run.host_speed
+    if run.scaled is not None:
+        scaled = compare.compare(run.scaled, run.real)
+        x["scaled"] = {"speed": run.host_speed["ratio"], "sim": scaled["sim"],
+                       "difference": scaled["difference"], "agreement": scaled["agreement"],
+                       "met": scaled["met"]}
     if run.fluid is not None:
         x["sim_fluid"] = compare.side(run.fluid)
         x["fluid_difference"] = compare.difference(x["sim"], x["sim_fluid"])
@@ -125,6 +137,13 @@ def _median_index(values: list[float]) -> int:
     """The index of the median value (the lower one of an even count)."""
     order = sorted(range(len(values)), key=lambda i: (values[i], i))
     return order[(len(order) - 1) // 2]
+
+
+def _brief_scaled(scaled: dict | None) -> dict | None:
+    if scaled is None:
+        return None
+    return {"speed": scaled["speed"], "difference": scaled["difference"],
+            "agreement": scaled["agreement"], "met": scaled["met"]}
 
 
 def _brief(check: dict | None) -> dict | None:
@@ -301,35 +320,59 @@ def _run_system(scenario, spec, trace, frames, fluid, result: Validation, steps_
         sim = fluid if served is trace else _simulate(scenario, spec, served, trace, frames,
                                                      outcomes)
         view = _view(scenario, spec, served, trace, outcomes)
-        speed = host_speed(steps, view, scenario) if steps_for is None else None
+        timer = result.timer if result.mechanism.name == "dilation" else time.perf_counter
+        before = host_speed(steps, view, scenario, timer)
         start = time.perf_counter()
         real, samples = _execute(scenario, view, trace, frames, steps, result, overhead_s,
                                  tick)
         wall = time.perf_counter() - start
+        speed = _both(before, host_speed(steps, view, scenario, timer))
+    scaled = None if speed["ratio"] is None else _simulate(
+        scenario, spec, scaled_trace(served, speed["ratio"]), trace, frames, outcomes)
     return SystemRun(spec.name, sim, real, samples, tuple(view.work_s), wall,
                      _policy(spec.policy), None if served is trace else fluid, check,
-                     host_speed=speed)
+                     host_speed=speed, scaled=scaled)
 
 
 SPEED_RUNS = 200  # jobs timed alone for host_speed
 
 
-def host_speed(steps, view, scenario) -> dict:
+def host_speed(steps, view, scenario, timer: Callable[[], float] = time.perf_counter) -> dict:
     """How fast this host runs the system's graphs right now against the cost model:
     the median time of a whole job (every step in a row, jobs 1 ms apart, as
-    :func:`corunner_check` times them) over the model's time for the same (the steps'
-    medians at full budget without the per-step executor overhead, plus the job start
-    after a 1 ms gap). Above 1: slower than calibrated; the calibration is a snapshot
-    and this host's speed drifts (README, "How far can you trust it")."""
+    :func:`corunner_check` times them; measured with ``timer``) over the model's time for
+    the same (the steps' medians at full budget without the per-step executor overhead,
+    plus the job start after a 1 ms gap). Above 1: slower than calibrated; the
+    calibration is a snapshot and this host's speed drifts (README, "How far can you
+    trust it")."""
     from ..sim.latency import start_ms
     k = len(view.work_s)
     platform = scenario.platform
     model = sum(view.work_s) - k * platform.stage_overhead_ms / 1e3
     if scenario.cost_model == "latency" and platform.latency is not None:
         model += start_ms(platform.latency, GAP_S, platform.peak_gmacs) / 1e3
-    alone = _timed_runs(steps, k, SPEED_RUNS, GAP_S, median=True)
+    alone = _timed_runs(steps, k, SPEED_RUNS, GAP_S, median=True, timer=timer)
     return {"job_ms": alone * 1e3, "model_ms": model * 1e3,
             "ratio": alone / model if model > 0 else None}
+
+
+def _both(before: dict, after: dict) -> dict:
+    """The host's speed over a run: the geometric mean of the ratios measured just
+    before and just after it (``before`` and ``after`` kept)."""
+    a, b = before["ratio"], after["ratio"]
+    ratio = None if a is None or b is None or a <= 0 or b <= 0 else float(np.sqrt(a * b))
+    return {"job_ms": before["job_ms"], "model_ms": before["model_ms"], "ratio": ratio,
+            "before": before["ratio"], "after": after["ratio"]}
+
+
+def scaled_trace(trace, ratio: float):
+    """``trace`` with every value divided by ``ratio``: the platform serving ``ratio``
+    times slower (above 1) or faster, its idle stretches kept. Simulating a system on it,
+    with the monitor still on the real trace, is the simulation at the host's measured
+    speed: what the calibrated model would have predicted had it been calibrated in the
+    hour of the run."""
+    from ..sim.trace import Trace
+    return Trace(trace.time_s, trace.value / ratio, trace.column, trace.after, trace.source)
 
 
 GAP_S = 0.001  # between timed jobs
@@ -389,17 +432,18 @@ def corunner_check(core: int, period_s: float, steps, num_steps: int,
 
 
 def _timed_runs(steps, num_steps: int, runs: int, gap_s: float = GAP_S,
-                median: bool = False) -> float:
-    """Mean (or median) seconds of steps 1..num_steps over ``runs`` jobs ``gap_s`` apart."""
+                median: bool = False, timer: Callable[[], float] = time.perf_counter) -> float:
+    """Mean (or median) seconds of steps 1..num_steps over ``runs`` jobs ``gap_s`` apart
+    (of wall time; each job timed with ``timer``)."""
     times = []
     for _ in range(runs):
         until = time.perf_counter() + gap_s
         while time.perf_counter() < until:
             pass
-        start, carry = time.perf_counter(), None
+        start, carry = timer(), None
         for k in range(1, num_steps + 1):
             carry = steps.run(k, -1, carry)
-        times.append(time.perf_counter() - start)
+        times.append(timer() - start)
     return float(np.median(times)) if median else sum(times) / runs
 
 

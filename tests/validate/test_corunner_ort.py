@@ -63,7 +63,9 @@ def test_real_onnx_stages_run_under_dilation(tmp_path):
     assert all(abs(s.end_s - s.start_s - 2 * s.served_s) < 1e-9 for s in run.samples)
     speed = run.host_speed            # real ORT jobs timed alone against the cost model
     assert speed["job_ms"] > 0 and speed["model_ms"] > 0
-    assert speed["ratio"] == pytest.approx(speed["job_ms"] / speed["model_ms"])
+    assert speed["before"] == pytest.approx(speed["job_ms"] / speed["model_ms"])
+    assert speed["ratio"] == pytest.approx((speed["before"] * speed["after"]) ** 0.5)
+    assert len(run.scaled) == len(run.sim)   # and simulated at that speed
     assert v.figures()[run.name]["repeats"][0]["host_speed"] == speed["ratio"]
 
 

@@ -115,6 +115,26 @@ def test_a_slower_host_shows_up_as_a_difference(root):
     assert first["measured_median_ms"] == pytest.approx(1.6 * first["model_ms"])
 
 
+def test_the_simulation_at_the_measured_host_speed_explains_a_slower_host(root):
+    raw = raw_scenario()
+    raw["platform"]["stage_overhead_ms"] = 0.0   # the fake's steps are all graph
+    scenario = api.load(raw, base=root)
+    model = ModelTime(scenario)
+    for work in model.work.values():
+        work[:] = [w * 1.6 for w in work]
+    v = validate(scenario, mechanism="dilation", steps_for=model.steps_for,
+                 timer=model.timer, core=None)
+    for name, x in v.figures().items():
+        speed = x["host_speed"]
+        assert [speed[k] for k in ("before", "after", "ratio")] == pytest.approx([1.6] * 3)
+        # a step the deadline cuts still runs to its end for real (not in simulation):
+        # the one difference left once the speed is right
+        assert x["scaled"]["agreement"] >= 0.98 and x["scaled"]["met"]
+        assert x["scaled"]["agreement"] > x["agreement"] + 0.1
+        assert x["met_scaled"] and x["repeats"][0]["scaled"]["met"]
+        assert not x["met"]
+
+
 def test_bounds_and_restarting_policies_are_skipped_and_said_so(root):
     raw = raw_scenario(bounds=["budget_oracle"])
     raw["systems"][1]["policy"]["restart"] = True
