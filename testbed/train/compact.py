@@ -57,9 +57,10 @@ def _batchnorm(bn, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
 
 def features(net, x: torch.Tensor, k: int, gates: list | None = None,
              straight_through: bool = False,
-             watch=None) -> tuple[torch.Tensor, torch.Tensor | None]:
+             watch=None, watch_pre=None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Hidden features of subnet k on its own units; returns (features, their unit ids).
-    ``watch(i, rows, out)``, if given, sees layer i's post-ReLU output (before pooling)."""
+    ``watch(i, rows, out)``, if given, sees layer i's post-ReLU output (before pooling),
+    ``watch_pre`` the same call with its input to the ReLU."""
     idx = None
     for i, layer in enumerate(net.hidden):
         rows = torch.nonzero(layer.step <= k).flatten()
@@ -72,6 +73,8 @@ def features(net, x: torch.Tensor, k: int, gates: list | None = None,
             x = _batchnorm(layer.bn, x, rows)
         if gates is not None:
             x = x * gates[i].index_select(0, rows).view((1, -1) + (1,) * (x.dim() - 2))
+        if watch_pre is not None:
+            watch_pre(i, rows, x)
         x = F.relu(x)
         if watch is not None:
             watch(i, rows, x)

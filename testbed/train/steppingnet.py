@@ -29,9 +29,10 @@ from ..cost import dense_macs
 from ..errors import ConfigError
 from ..nets import NestedNet
 from . import compact
-from .common import (derive_seed, distill_loss, lr_at, make_sgd, param_stages, sgd_step,
-                     suppression_scales)
+from .common import (derive_seed, distill_loss, generator, lr_at, make_sgd, param_stages,
+                     sgd_step, suppression_scales)
 from .construction import MoveRules, construction_moves
+from .dead import revive_dead
 from .importance import Importance, new_gates
 from .prune import magnitude_prune
 from .recipe import SECTIONS, knob
@@ -44,12 +45,12 @@ PAPER_BATCHES = {"lenet3c1l": 250, "lenet5": 250, "vgg16": 100}
 # The pruning threshold stays relative: the paper cites [14], whose threshold is a
 # multiple of the layer's weight std, and its own value is lost in our copy ("set to .").
 SWITCHES = ("preset", "score_normalization", "settle_iterations", "mac_schedule", "seed_stages",
-            "floors", "calibration", "prune_first", "prune_threshold_mode", "init")
+            "floors", "calibration", "prune_first", "prune_threshold_mode", "init", "revive_dead")
 PRESETS = {
     "ours": {},
     "faithful": {"score_normalization": "none", "settle_iterations": 0, "mac_schedule": "quota",
                  "seed_stages": False, "floors": False, "calibration": False,
-                 "prune_first": False, "init": "teacher"},
+                 "prune_first": False, "init": "teacher", "revive_dead": False},
 }
 
 
@@ -82,6 +83,10 @@ class SteppingNetParams:
     # the expanded one (§III-A: "initialized with the original neural network"), extra
     # units' outgoing weights zero, so it computes exactly the teacher's function.
     init: str = knob("random", lambda v: v in ("random", "teacher"), '"random" or "teacher"')
+    # Our addition (off = the paper): after each construction round, units whose gate
+    # gradient was exactly 0 (dead ReLUs, ranked last and sinking into the last stage)
+    # get fresh incoming weights, see dead.py.
+    revive_dead: bool = False
     # A named set of defaults for the switches above; keys given in the recipe win.
     preset: str = knob("ours", lambda v: v in PRESETS, " or ".join(f'"{p}"' for p in ("ours", "faithful")))
     batches_per_iteration: int | None = knob(None, lambda v: v > 0, "> 0")  # None: PAPER_BATCHES
@@ -191,7 +196,7 @@ class _Run:
                           self.p.calibration)
         relative = self.p.prune_threshold_mode == "relative"
         for t in range(self.done, n):
-            losses = self._construction_round(t, total, bar)
+            losses, last = self._construction_round(t, total, bar)
             if self.p.prune_first:
                 magnitude_prune(self.net, self.p.prune_threshold, relative)
             moved = construction_moves(self.net, self.importance, self.targets, t,
@@ -199,7 +204,10 @@ class _Run:
                                        self.p.importance_growth, self.tolerance, rules)
             if not self.p.prune_first:
                 magnitude_prune(self.net, self.p.prune_threshold, relative)
-            self._log_iteration(t, losses, moved, bar)
+            revived = None if not self.p.revive_dead else revive_dead(
+                self.net, self.opt, self.importance,
+                generator(self.ctx.recipe.seed, "steppingnet-revive", t), last)
+            self._log_iteration(t, losses, moved, bar, revived)
             self.done = t + 1
             self._save()
         bar.close()
@@ -207,8 +215,9 @@ class _Run:
         self._new_phase_tools("retraining")
         self._save()
 
-    def _construction_round(self, t: int, total: int, bar) -> list[float]:
-        """B batches, every subnet trained on each; importance accumulated."""
+    def _construction_round(self, t: int, total: int, bar) -> tuple[list[float], torch.Tensor]:
+        """B batches, every subnet trained on each; importance accumulated. Returns the
+        mean losses and the last batch's images."""
         self.net.train()
         self.importance = Importance(self.net, self.p.score_normalization)
         scales, sums = self._scales(), [0.0] * self.net.num_steps
@@ -221,12 +230,15 @@ class _Run:
                 self.importance.add(k, gates)
                 self.step += 1
             bar.update(1)
-        return [s / self.batches for s in sums]
+        return [s / self.batches for s in sums], x
 
-    def _log_iteration(self, t: int, losses: list[float], moved: list[int], bar) -> None:
+    def _log_iteration(self, t: int, losses: list[float], moved: list[int], bar,
+                       revived: list[int] | None = None) -> None:
         pct = [round(100 * m / self.ctx.original_macs, 2) for m in self.net.subnet_macs()]
         row = {"phase": "construction", "iteration": t + 1, "macs_pct": pct,
                "loss": [round(v, 4) for v in losses], "moved": moved}
+        if revived is not None:
+            row["revived"] = revived   # dead units re-initialised, per hidden layer
         if (t + 1) % self.p.eval_every == 0 or t + 1 == self.p.iterations:
             row["accuracy_quick"] = [round(a, 4) for a in self._accuracy(self.p.eval_limit)]
         self.history.append(row)

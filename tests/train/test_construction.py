@@ -34,7 +34,7 @@ def test_checkpoint_meta_and_training_record(smoke_reference):
                                     "settle_iterations": 0, "mac_schedule": "lines",
                                     "seed_stages": True, "floors": True, "calibration": True,
                                     "prune_first": True, "prune_threshold_mode": "relative",
-                                    "init": "random"}
+                                    "init": "random", "revive_dead": False}
     assert not (tmp / "run" / "state.pt").exists()
     assert_nested(model)
 
