@@ -252,3 +252,24 @@ def _plain(value: Any) -> Any:
 def recipe_fingerprint(recipe: Recipe) -> str:
     """Canonical JSON of the recipe: what a resumed run must match."""
     return json.dumps(recipe_dict(recipe), sort_keys=True)
+
+
+# Recipe keys added after runs had started, with the value those runs trained with: a
+# run folder's recipe.json without one of them is read as holding that value, so that
+# the run can still be resumed (section, key): value.
+ADDED_LATER = {("steppingnet", "revive_dead"): False}
+
+
+def same_recipe(stored: str, fingerprint: str) -> bool:
+    """Whether a run folder's ``recipe.json`` (``stored``) is the recipe ``fingerprint``
+    describes, counting keys added since (:data:`ADDED_LATER`) at their old value."""
+    if stored == fingerprint:
+        return True
+    try:
+        old = json.loads(stored)
+    except ValueError:
+        return False
+    for (section, key), value in ADDED_LATER.items():
+        if isinstance(old.get(section), dict):
+            old[section].setdefault(key, value)
+    return json.dumps(old, sort_keys=True) == fingerprint

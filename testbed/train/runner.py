@@ -32,7 +32,7 @@ from ..data import Split, load_split, normalize
 from ..errors import ConfigError, TestbedError
 from ..registry import Registry
 from .common import BatchStream, RunState, autocast, evaluate, progress_bar
-from .recipe import Recipe, recipe_dict, recipe_fingerprint
+from .recipe import Recipe, recipe_dict, recipe_fingerprint, same_recipe
 from .teacher import Teacher, get_teacher
 
 
@@ -149,7 +149,7 @@ def _claim_run_dir(out: Path, recipe: Recipe) -> None:
     out.mkdir(parents=True, exist_ok=True)
     mine = out / "recipe.json"
     fingerprint = recipe_fingerprint(recipe)
-    if mine.is_file() and mine.read_text() != fingerprint:
+    if mine.is_file() and not same_recipe(mine.read_text(), fingerprint):
         raise ConfigError(recipe.file, None, f"the recipe that started {out} "
                           f"(see {mine}); use another --out for a different recipe")
     mine.write_text(fingerprint)

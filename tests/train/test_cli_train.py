@@ -39,3 +39,23 @@ def test_train_warns_about_steps_that_change_no_prediction(tmp_path, capsys, mon
     summary["stage_health"] = {"silent_stages": []}
     assert main(["train", str(SMOKE), "--out", out, "--no-progress"]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_a_run_started_before_a_switch_existed_still_resumes():
+    import json
+
+    from testbed.train.recipe import (ADDED_LATER, load_recipe, recipe_fingerprint,
+                                      same_recipe)
+    now = recipe_fingerprint(load_recipe(SMOKE))
+    old = json.loads(now)
+    for (section, key), value in ADDED_LATER.items():
+        assert old[section][key] == value          # the smoke recipe keeps the old value
+        del old[section][key]
+    assert same_recipe(json.dumps(old), now)
+    old["seed"] = 1
+    assert not same_recipe(json.dumps(old), now)   # anything else still has to match
+    changed = json.loads(now)
+    changed["steppingnet"]["revive_dead"] = True
+    stored = json.loads(now)
+    del stored["steppingnet"]["revive_dead"]
+    assert not same_recipe(json.dumps(stored), json.dumps(changed, sort_keys=True))
