@@ -12,7 +12,9 @@ in eval mode, so ``original_accuracy`` is comparable with the subnets' accuracie
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -52,17 +54,38 @@ def get_teacher(recipe: Recipe, train: Split, test: Split, device, cache_dir: Pa
     if recipe.teacher.checkpoint:
         return _given(recipe, test, device)
     path = Path(cache_dir) / f"{cache_key(recipe)}.pt"
-    if not path.is_file():
-        model, samples = _train(recipe, train, device, RunState(path.with_suffix(".state.pt"), hook),
-                                show_progress)
-        acc = accuracy(model, test, device)
-        save_checkpoint(path, model, {"method": "teacher", "arch": recipe.arch,
-                                      "dataset": recipe.dataset, "test_accuracy": [acc],
-                                      "samples_seen": samples, "epochs": recipe.teacher.epochs})
-        path.with_suffix(".state.pt").unlink(missing_ok=True)
+    with cache_lock(path):
+        if not path.is_file():
+            model, samples = _train(recipe, train, device,
+                                    RunState(path.with_suffix(".state.pt"), hook), show_progress)
+            acc = accuracy(model, test, device)
+            save_checkpoint(path, model, {"method": "teacher", "arch": recipe.arch,
+                                          "dataset": recipe.dataset, "test_accuracy": [acc],
+                                          "samples_seen": samples,
+                                          "epochs": recipe.teacher.epochs})
+            path.with_suffix(".state.pt").unlink(missing_ok=True)
     model, meta = load_checkpoint(path)
     model = _frozen(model, device)
     return Teacher(model, accuracy(model, test, device), int(meta["samples_seen"]), path)
+
+
+@contextlib.contextmanager
+def cache_lock(path: Path):
+    """Hold an exclusive lock on ``path``'s lock file for the block: of several runs that
+    need the same teacher at once (the four methods of one architecture, started side by
+    side), one trains it and the others wait, then load it."""
+    import fcntl
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for another run training the teacher {path.name}", file=sys.stderr)
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _given(recipe: Recipe, test: Split, device) -> Teacher:

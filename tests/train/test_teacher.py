@@ -67,3 +67,38 @@ def test_a_chance_level_original_network_is_warned_about(tmp_path, capsys, monke
     assert "warning: the original network scored 0.0859, about chance (0.1000)" in captured.err
     assert "teacher.epochs" in captured.err
     assert weak_teacher({"original_accuracy": 0.01}) is None  # an older record: no guess
+
+
+def test_runs_needing_the_same_teacher_at_once_train_it_once(tmp_path, monkeypatch):
+    """Two runs started side by side: the second waits on the cache's lock while the
+    first trains the teacher, then loads it instead of training it again."""
+    import threading
+
+    import testbed.train.teacher as teacher
+    recipe = load_recipe(SMOKE)
+    train, test = _splits(recipe, None)
+    trained, gate = [], threading.Event()
+    real = teacher._train
+
+    def slow_train(*args, **kwargs):
+        trained.append(threading.current_thread().name)
+        gate.wait(10)                              # hold the lock until the other is waiting
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(teacher, "_train", slow_train)
+    results = {}
+
+    def run(name):
+        results[name] = get_teacher(recipe, train, test, "cpu", tmp_path, False).path
+
+    first = threading.Thread(target=run, args=("first",), name="first")
+    first.start()
+    while not trained:
+        first.join(0.01)
+    second = threading.Thread(target=run, args=("second",), name="second")
+    second.start()
+    second.join(0.5)
+    assert second.is_alive()                       # blocked on the lock, not training
+    gate.set()
+    first.join(60), second.join(60)
+    assert trained == ["first"] and results["first"] == results["second"]
