@@ -26,6 +26,8 @@ costs accuracy.
     python scripts/bench_train.py --baseline /tmp/base                    # the JSON in reports/bench
     python scripts/bench_train.py --baseline /tmp/base --accuracy ../shared/data --epochs 3
     python scripts/bench_train.py --rounds 1 --steps 2                      # smoke
+    python scripts/bench_train.py --no-speed --accuracy ../shared/data --epochs 30 \
+        --out reports/bench/bf16_accuracy_30ep.json                      # accuracy only
 """
 
 from __future__ import annotations
@@ -166,6 +168,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=6, help="timed batches per measurement")
     p.add_argument("--accuracy", metavar="DATA_ROOT", help="also compare fp32/bf16 teachers")
     p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--no-speed", action="store_true", help="skip the speed measurements")
     p.add_argument("--out", default=str(ROOT / "reports" / "bench" / "bench_train.json"))
     args = p.parse_args()
     if args.child:
@@ -175,7 +178,7 @@ def main() -> None:
     result = {"command": "python scripts/bench_train.py " + " ".join(sys.argv[1:]),
               "host": {"cpu_count": os.cpu_count(), "machine": platform.machine(),
                        "load_before": os.getloadavg()},
-              "batch": 128, "speed": speed(args)}
+              "batch": 128, "speed": None if args.no_speed else speed(args)}
     if args.accuracy:
         result["bf16_accuracy"] = accuracy(args)
     result["host"]["load_after"] = os.getloadavg()

@@ -96,6 +96,10 @@ def matched_recipe(r: Recipe) -> Recipe:
         if getattr(sn, key) != getattr(r, key):
             raise ConfigError(r.file, key, f"the same value as {path} ({_show(getattr(sn, key))}) "
                               "so that the budgets compare", _show(getattr(r, key)))
+    if sn.compute.precision != r.compute.precision:   # (it also picks the cached teacher)
+        raise ConfigError(r.file, "compute.precision", f"the same value as {path} "
+                          f"({sn.compute.precision}) so that the runs compare",
+                          r.compute.precision)
     return sn
 
 

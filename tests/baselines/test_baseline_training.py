@@ -78,7 +78,8 @@ def _ctx(path):
 
 @pytest.mark.parametrize("change", [{"batch_size": 16}, {"seed": 1},
                                     {"optimizer": {"lr": 0.1}}, {"schedule": "linear"},
-                                    {"data": {"train_limit": 64, "test_limit": 64}}])
+                                    {"data": {"train_limit": 64, "test_limit": 64}},
+                                    {"compute": {"precision": "bf16"}}])
 def test_a_recipe_that_differs_from_its_steppingnet_recipe_is_refused(tmp_path, change):
     write(tmp_path, "steppingnet")
     with pytest.raises(ConfigError, match="sn.yaml"):
