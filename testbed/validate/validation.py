@@ -7,7 +7,9 @@ this process pinned to one core, with the budget imposed by the co-runner or by 
 dilation (:mod:`testbed.validate.mechanism`); the co-runner is first calibrated on each
 system's jobs, so that the executor really gets the share the trace says, and the system
 is simulated on what the co-runner imposes at its own resolution (each period's spin, then
-the rest of the period; the trace's coarser rows are kept as the fluid simulation). The
+the rest of the period; the trace's coarser rows are kept as the fluid simulation), and
+again at the host's speed measured just before and after its real run (every graph that
+much slower: :func:`scaled_trace`), which tells a slow hour from a wrong model. The
 executor is an ordinary process: at real-time priority, it and the co-runner together can
 exhaust the kernel's real-time cap (``sched_rt_runtime_us``), which then freezes both for
 tens of milliseconds. Systems
