@@ -189,6 +189,7 @@ def _against_paper(arch: str, dataset: str, runs: list[Run]) -> list[str]:
     lines = ["### Against the paper's Table I", "",
              "| run | original (%) | " + " | ".join(f"subnet {i}" for i in range(1, k + 1))
              + " | wall |", "|---|---:|" + "---:|" * k + "---:|"]
+
     def row(label: str, original: str, cells: list[str], wall: str) -> str:
         return "| " + " | ".join([label, original, *cells, *[""] * (k - len(cells)), wall]) + " |"
 

@@ -5,13 +5,13 @@ brings it back, and its eq. (2) gate gradient is exactly 0, so the construction
 (:mod:`.construction`) ranks it last: dead units sink to the last stage, whose MACs they
 fill without changing a prediction. Found on LeNet-5 with ``score_normalization:
 per_mac`` (issue 19): 22 of stage 4's 36 fc1 units dead at the end of a reduced-schedule
-run, whose subnet 4 then gained nothing over subnet 3; 11 of 36 already dead after 78 of
-the long run's 300 iterations.
+run, whose subnet 4 then gained nothing over subnet 3 (the record's ``stage_health``).
 
 Why they die so easily here: LeNet-5 has no BatchNorm, and a fully connected unit after a
 ReLU sees non-negative, strongly correlated inputs, so whether it fires depends mostly on
-the sign of its weights' sum; at initialisation about half of such units are silent on
-every image, and fresh random weights alone would leave about half of them dead again.
+the sign of its weights' sum; many such units are silent on every image from
+initialisation on, and fresh random weights alone would leave many dead again: hence the
+bias set from a batch.
 
 With the switch on, after each construction round every unit that belongs to a subnet and
 whose gate gradient was exactly 0 in every subnet over the round is re-initialised: fresh
