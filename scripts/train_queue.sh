@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Train recipes in lanes side by side: each lane trains its recipes one after the other,
-# each into runs/NAME (log runs/NAME.log), NAME being the recipe file's name without .yaml.
+# each into runs/NAME (log runs/NAME.log, a progress line a minute), NAME being the recipe
+# file's name without .yaml.
 # Every run resumes where it stopped and a finished one returns at once, so after an
 # interruption the same command continues; runs that need the same teacher at the same
 # time wait for whichever trains it (the teacher cache's lock).
@@ -37,7 +38,7 @@ for lane in "$@"; do
         for name in "${names[@]}"; do
             echo "$(date -u +%FT%TZ) start $name" >&2
             OMP_NUM_THREADS=$threads testbed train "recipes/$name.yaml" --data-root "$data" \
-                --out "runs/$name" --no-progress >> "runs/$name.log" 2>&1 \
+                --out "runs/$name" --progress-lines >> "runs/$name.log" 2>&1 \
                 || { echo "$(date -u +%FT%TZ) FAILED $name (runs/$name.log)" >&2; exit 1; }
             echo "$(date -u +%FT%TZ) done $name" >&2
         done

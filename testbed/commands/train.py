@@ -31,7 +31,11 @@ def add_arguments(p):
                         "CUDA build of torch); a run may resume on the other device, and the "
                         "record lists the device of every attempt")
     p.add_argument("--teacher-cache", help="folder of cached teachers (default OUT/../teachers)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("--no-progress", action="store_true", help="no progress bars")
+    shown.add_argument("--progress-lines", action="store_true",
+                       help="instead of bars, one timestamped progress line a minute on "
+                            "stderr (for the log of a run in the background)")
 
 
 def command_line(args) -> str:
@@ -51,7 +55,7 @@ def run(args):
     recipe = load_recipe(args.recipe)
     out = args.out or f"runs/{recipe.name}"
     summary = run_training(recipe, args.data_root, out, args.device, command=command_line(args),
-                           show_progress=not args.no_progress, teacher_cache=args.teacher_cache)
+                           show_progress=progress_mode(args), teacher_cache=args.teacher_cache)
     print(f"{out}/model.pt  (training record: {out}/training.json)")
     print(f"original: {summary['original_macs']:,} MACs, accuracy {summary['original_accuracy']:.4f}")
     for s in summary["subnets"]:
@@ -66,6 +70,10 @@ def run(args):
               f"{summary['stage_health']['images']} test images (dead units: "
               f"python scripts/stage_health.py {out}/model.pt)", file=sys.stderr)
     return 0
+
+
+def progress_mode(args) -> bool | str:
+    return "lines" if args.progress_lines else not args.no_progress
 
 
 def weak_teacher(summary: dict) -> str | None:

@@ -161,6 +161,16 @@ def _moved(units: list[int], i: int, d: int) -> list[int]:
     return units[:i] + [units[i] + d] + units[i + 1:]
 
 
+def given(arch: str, target: float, units, classes: int = 10,
+          input_shape: Shape = (3, 32, 32)) -> WidthSolution:
+    """A network of exactly ``units`` (e.g. a SteppingNet subnet's shape, trained on its
+    own) described like a solved one: its dense MACs and the fraction they reach."""
+    units = tuple(int(u) for u in units)
+    macs = dense_macs(counted_geometry(arch, units, classes, input_shape))
+    return WidthSolution(float(target), cover_width(arch, units, classes, input_shape), units,
+                         macs, macs / original_macs(arch, classes, input_shape))
+
+
 def solve_all(arch: str, targets, classes: int = 10, input_shape: Shape = (3, 32, 32),
               tol: float = 0.005) -> list[WidthSolution]:
     return [solve(arch, t, classes, input_shape, tol) for t in targets]

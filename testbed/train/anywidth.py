@@ -16,15 +16,18 @@ from ..errors import ConfigError
 from ..nets import NestedNet
 from ..nets.anywidth import assign
 from . import compact
-from .baseline import JointParams, JointRun, init_seed
+from .baseline import JointParams, JointRun, budget, init_seed
 from .recipe import SECTIONS
-from .runner import METHODS, Context, TrainResult
+from .runner import METHODS, PREFLIGHT, Context, TrainResult
 
 
 @SECTIONS.register("anywidth")
 @dataclass(frozen=True)
 class AnyWidthParams(JointParams):
     pass
+
+
+PREFLIGHT.register("anywidth")(budget)
 
 
 @METHODS.register("anywidth")

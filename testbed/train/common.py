@@ -247,7 +247,63 @@ class RunState:
         self.path.unlink(missing_ok=True)
 
 
-def progress_bar(total: int, desc: str, enabled: bool = True, initial: int = 0, unit: str = "it"):
+def progress_bar(total: int, desc: str, enabled: bool | str = True, initial: int = 0,
+                 unit: str = "it"):
+    """A tqdm bar (``enabled`` True), nothing (False), or, with ``"lines"``, a plain
+    timestamped line to stderr every :data:`LINE_INTERVAL_S` seconds (logs of runs in the
+    background: ``testbed train --progress-lines``)."""
+    if enabled == "lines":
+        return LineProgress(total, desc, initial, unit)
     from tqdm import tqdm
     return tqdm(total=total, desc=desc, initial=initial, disable=not enabled, unit=unit,
                 dynamic_ncols=True, leave=True, mininterval=0.5)
+
+
+#: Seconds between two lines of a :class:`LineProgress`.
+LINE_INTERVAL_S = 60.0
+
+
+class LineProgress:
+    """The part of tqdm's interface the trainers use, written as one line per interval:
+    ``2026-12-01T07:30:00Z construction 12,800/38,400 batch (33.3%) 41/s [postfix]``,
+    plus one when it starts and one when it closes."""
+
+    def __init__(self, total: int, desc: str, initial: int = 0, unit: str = "it",
+                 interval: float = LINE_INTERVAL_S, stream=None, clock: Callable = None):
+        import sys
+        import time
+        self.total, self.desc, self.n, self.unit = total, desc, initial, unit
+        self.interval, self.stream = interval, stream or sys.stderr
+        self.clock = clock or time.monotonic
+        self.postfix, self.closed = "", False
+        self.start_n, self.start_t = initial, self.clock()
+        self.last = self.start_t
+        self._line("start")
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        if self.clock() - self.last >= self.interval:
+            self._line()
+
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+        self.postfix = text
+
+    def set_postfix(self, refresh: bool = True, **values) -> None:
+        self.postfix = ", ".join(f"{k}={v}" for k, v in values.items())
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._line("done")
+
+    def _line(self, what: str = "") -> None:
+        import time
+        now = self.clock()
+        self.last = now
+        rate = (self.n - self.start_n) / (now - self.start_t) if now > self.start_t else 0.0
+        pct = 100.0 * self.n / self.total if self.total else 100.0
+        parts = [time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), self.desc,
+                 f"{self.n:,}/{self.total:,} {self.unit} ({pct:.1f}%)",
+                 f"{rate:,.0f}/s" if rate >= 10 else f"{rate:.2g}/s"]
+        parts += [p for p in (self.postfix, what) if p]
+        print(" ".join(parts), file=self.stream, flush=True)

@@ -257,7 +257,7 @@ def recipe_fingerprint(recipe: Recipe) -> str:
 # Recipe keys added after runs had started, with the value those runs trained with: a
 # run folder's recipe.json without one of them is read as holding that value, so that
 # the run can still be resumed (section, key): value.
-ADDED_LATER = {("steppingnet", "revive_dead"): False}
+ADDED_LATER = {("steppingnet", "revive_dead"): False, ("static", "units"): None}
 
 
 def same_recipe(stored: str, fingerprint: str) -> bool:

@@ -60,7 +60,7 @@ class Context:
     run_dir: Path
     original_macs: int
     teacher: Teacher | None = None
-    show_progress: bool = True
+    show_progress: bool | str = True
     hook: Callable | None = None     # called after each save_state (tests interrupt runs with it)
     wall_before_s: float = 0.0       # wall time of earlier attempts of this run
     attempts_before: list = field(default_factory=list)   # [{device, wall_s}] of those attempts
@@ -118,14 +118,19 @@ class Context:
 #: Method name -> ``fn(ctx) -> TrainResult``; methods register from testbed/train/<name>.py.
 METHODS: Registry[Callable[[Context], TrainResult]] = Registry("training method")
 
+#: Method name -> ``check(ctx)``, run before the teacher and before the run folder is
+#: claimed, so that a recipe the method will refuse (a ConfigError) fails in seconds and
+#: leaves no run folder behind.
+PREFLIGHT: Registry[Callable[[Context], None]] = Registry("training preflight check")
+
 
 def run_training(recipe: Recipe, data_root, out_dir, device: str = "cpu", *,
-                 command: str | None = None, show_progress: bool = True,
+                 command: str | None = None, show_progress: bool | str = True,
                  hook: Callable | None = None, teacher_cache: str | Path | None = None) -> dict:
     """Train ``recipe`` into ``out_dir`` (resuming it if interrupted); return training.json.
     The teacher cache defaults to ``<out_dir>/../teachers``."""
     out = Path(out_dir)
-    _claim_run_dir(out, recipe)
+    _check_run_dir(out, recipe)
     if (out / "training.json").is_file() and (out / "model.pt").is_file():
         return json.loads((out / "training.json").read_text())
     method = METHODS.get(recipe.method, recipe.file, "method")
@@ -136,6 +141,9 @@ def run_training(recipe: Recipe, data_root, out_dir, device: str = "cpu", *,
     ctx = Context(recipe, train, test, dev, out,
                   original_macs(recipe.arch, len(train.classes), train.info.shape),
                   show_progress=show_progress, hook=hook)
+    if recipe.method in PREFLIGHT:
+        PREFLIGHT.get(recipe.method)(ctx)
+    _claim_run_dir(out, recipe)
     ctx.teacher = get_teacher(recipe, train, test, dev, Path(teacher_cache or out.parent / "teachers"),
                               show_progress, hook)
     if not (out / "teacher.pt").is_file():
@@ -144,15 +152,19 @@ def run_training(recipe: Recipe, data_root, out_dir, device: str = "cpu", *,
     return _finish(ctx, result, command)
 
 
-def _claim_run_dir(out: Path, recipe: Recipe) -> None:
+def _check_run_dir(out: Path, recipe: Recipe) -> None:
     """A run folder belongs to one recipe: resuming with a different one is an error."""
-    out.mkdir(parents=True, exist_ok=True)
     mine = out / "recipe.json"
-    fingerprint = recipe_fingerprint(recipe)
-    if mine.is_file() and not same_recipe(mine.read_text(), fingerprint):
+    if mine.is_file() and not same_recipe(mine.read_text(), recipe_fingerprint(recipe)):
         raise ConfigError(recipe.file, None, f"the recipe that started {out} "
                           f"(see {mine}); use another --out for a different recipe")
-    mine.write_text(fingerprint)
+
+
+def _claim_run_dir(out: Path, recipe: Recipe) -> None:
+    """Mark ``out`` as this recipe's run folder (after the recipe passed its checks)."""
+    _check_run_dir(out, recipe)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "recipe.json").write_text(recipe_fingerprint(recipe))
 
 
 def _device(name: str) -> torch.device:

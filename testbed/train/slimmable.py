@@ -17,9 +17,9 @@ import torch
 
 from ..nets.slimmable import SlimmableNet
 from ..nets.widths import solve_all
-from .baseline import JointParams, JointRun, init_seed
+from .baseline import JointParams, JointRun, budget, init_seed
 from .recipe import SECTIONS, knob
-from .runner import METHODS, Context, TrainResult
+from .runner import METHODS, PREFLIGHT, Context, TrainResult
 
 
 @SECTIONS.register("slimmable")
@@ -27,6 +27,9 @@ from .runner import METHODS, Context, TrainResult
 class SlimmableParams(JointParams):
     inplace_distillation: bool = False     # US-Nets: smaller widths learn the widest's output
     bn_recalibration_batches: int = knob(0, lambda v: v >= 0, ">= 0")   # 0: off
+
+
+PREFLIGHT.register("slimmable")(budget)
 
 
 @METHODS.register("slimmable")

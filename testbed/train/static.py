@@ -3,6 +3,11 @@ per MAC target (units solved by :mod:`testbed.nets.widths`), the "offline table 
 models" SteppingNet is contrasted with. The SteppingNet-matched budget (:mod:`.baseline`)
 is split evenly over the K models, so each sees as many samples as one SteppingNet
 subnet; each has its own batch stream, optimiser and full schedule. Non-incremental.
+
+``static.units`` (one list of hidden units per layer for each target) trains given
+shapes instead of solved ones, e.g. SteppingNet's subnets as plain dense networks, to
+tell what a shape is worth from what nesting costs; each must land within
+:data:`SHAPE_TOLERANCE` of its target's MACs.
 """
 
 from __future__ import annotations
@@ -10,25 +15,62 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..nets.static import StaticSet
-from ..nets.widths import solve_all
+from ..errors import ConfigError
+from ..nets.widths import base_units, given, solve_all
 from . import compact
 from .baseline import BudgetParams, budget, init_seed, joint_loss, teacher_logits
 from .common import lr_at, make_sgd, sgd_step
 from .recipe import SECTIONS
-from .runner import METHODS, Context, TrainResult
+from .runner import METHODS, PREFLIGHT, Context, TrainResult
 from .slimmable import width_result
+
+
+#: How far (fraction of the original MACs) a given shape may land from its target.
+SHAPE_TOLERANCE = 0.02
 
 
 @SECTIONS.register("static")
 @dataclass(frozen=True)
 class StaticParams(BudgetParams):
-    pass
+    # Hidden units per layer of each model (one list per target); None: solved from targets.
+    units: tuple[tuple[int, ...], ...] | None = None
+
+
+def shapes(ctx: Context) -> list:
+    """The K models' WidthSolutions: solved from the targets, or the recipe's ``units``."""
+    r, units = ctx.recipe, ctx.params.units
+    shape = ctx.train.info.shape
+    if units is None:
+        return solve_all(r.arch, r.targets, ctx.num_classes, shape)
+    if len(units) != len(r.targets):
+        raise ConfigError(r.file, "static.units", f"one list per target ({len(r.targets)})",
+                          [list(u) for u in units])
+    hidden = base_units(r.arch, ctx.num_classes, shape)
+    out = []
+    for i, (target, u) in enumerate(zip(r.targets, units)):
+        where = f"static.units[{i}]"
+        if len(u) != len(hidden) or min(u) < 1:
+            raise ConfigError(r.file, where, f"{len(hidden)} unit counts >= 1 (one per hidden "
+                              f"layer of {r.arch})", list(u))
+        sol = given(r.arch, target, u, ctx.num_classes, shape)
+        if abs(sol.fraction - target) > SHAPE_TOLERANCE:
+            raise ConfigError(r.file, where, f"a shape within {SHAPE_TOLERANCE:.0%} of the "
+                              f"original MACs of its target {target:.2%} (it has "
+                              f"{sol.fraction:.2%})", list(u))
+        out.append(sol)
+    return out
+
+
+@PREFLIGHT.register("static")
+def check_static(ctx: Context) -> None:
+    budget(ctx)
+    shapes(ctx)
 
 
 @METHODS.register("static")
 def train_static(ctx: Context) -> TrainResult:
     r = ctx.recipe
-    sol = solve_all(r.arch, r.targets, ctx.num_classes, ctx.train.info.shape)
+    sol = shapes(ctx)
     init_seed(r, "static-init")
     model = StaticSet(r.arch, [s.width for s in sol], ctx.num_classes, ctx.train.info.shape,
                       [s.units for s in sol]).to(ctx.device)

@@ -49,7 +49,7 @@ def cache_key(recipe: Recipe) -> str:
 
 
 def get_teacher(recipe: Recipe, train: Split, test: Split, device, cache_dir: Path,
-                show_progress: bool = True, hook=None) -> Teacher:
+                show_progress: bool | str = True, hook=None) -> Teacher:
     """Load the recipe's teacher (given, or cached), training and caching it if needed."""
     if recipe.teacher.checkpoint:
         return _given(recipe, test, device)

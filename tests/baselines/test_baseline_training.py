@@ -187,3 +187,37 @@ def test_unknown_loss_reduction_is_a_config_error(tmp_path):
     path = write(tmp_path, "anywidth", {"loss": "avg"})
     with pytest.raises(ConfigError, match="sum or mean"):
         load_recipe(path)
+
+
+def test_static_trains_given_shapes_and_refuses_ones_off_their_targets(tmp_path):
+    """static.units: the models have exactly those units (not the solved ones) and their
+    MACs are reported as such; a shape of the wrong length or far from its target's MACs
+    is a ConfigError naming the entry."""
+    write(tmp_path, "steppingnet")
+    shapes = [[8, 5, 6], [9, 9, 10], [14, 13, 14]]          # model 1 is not the solved (6, 6, 6)
+    rec = run_training(load_recipe(write(tmp_path, "static", {"units": shapes})), None,
+                       tmp_path / "run", show_progress=False, teacher_cache=tmp_path / "t")
+    assert rec["units"] == shapes
+    from testbed.checkpoint import load_checkpoint
+    assert load_checkpoint(tmp_path / "run" / "model.pt")[0].units == shapes
+    from testbed.nets.widths import given
+    assert rec["subnets"][0]["macs_pct"] == pytest.approx(
+        100 * given("lenet3c1l", 0.05, shapes[0]).fraction, abs=0.01)
+    for bad, where in [([[8, 5], [9, 9, 10], [14, 13, 14]], r"static\.units\[0\]"),
+                       ([[12, 12, 12], [9, 9, 10], [14, 13, 14]], r"static\.units\[0\].*15\.80%"),
+                       ([[9, 9, 10], [14, 13, 14]], r"static\.units: expected one list per")]:
+        with pytest.raises(ConfigError, match=where):
+            run_training(load_recipe(write(tmp_path, "static", {"units": bad})), None,
+                         tmp_path / "bad", show_progress=False, teacher_cache=tmp_path / "t")
+        assert not (tmp_path / "bad").exists()
+
+
+def test_a_refused_baseline_recipe_fails_before_the_teacher_and_claims_no_folder(tmp_path):
+    write(tmp_path, "steppingnet")
+    for method in BASELINES:
+        bad = write(tmp_path, method, {"samples": 5})       # disagrees with sn.yaml's budget
+        with pytest.raises(ConfigError, match="samples"):
+            run_training(load_recipe(bad), None, tmp_path / method, show_progress=False,
+                         teacher_cache=tmp_path / "t")
+        assert not (tmp_path / method).exists()
+    assert not (tmp_path / "t").exists()                      # no teacher was trained

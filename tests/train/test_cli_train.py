@@ -46,12 +46,17 @@ def test_a_run_started_before_a_switch_existed_still_resumes():
 
     from testbed.train.recipe import (ADDED_LATER, load_recipe, recipe_fingerprint,
                                       same_recipe)
+    smokes = {SMOKE.with_name(f"smoke-{section}.yaml") for section, _ in ADDED_LATER}
+    for smoke in sorted(smokes):
+        now = recipe_fingerprint(load_recipe(smoke))
+        old = json.loads(now)
+        for (section, key), value in ADDED_LATER.items():
+            if section in old:
+                assert old[section][key] == value      # the smoke recipe keeps the old value
+                del old[section][key]
+        assert same_recipe(json.dumps(old), now), smoke
     now = recipe_fingerprint(load_recipe(SMOKE))
     old = json.loads(now)
-    for (section, key), value in ADDED_LATER.items():
-        assert old[section][key] == value          # the smoke recipe keeps the old value
-        del old[section][key]
-    assert same_recipe(json.dumps(old), now)
     old["seed"] = 1
     assert not same_recipe(json.dumps(old), now)   # anything else still has to match
     changed = json.loads(now)
@@ -59,3 +64,37 @@ def test_a_run_started_before_a_switch_existed_still_resumes():
     stored = json.loads(now)
     del stored["steppingnet"]["revive_dead"]
     assert not same_recipe(json.dumps(stored), json.dumps(changed, sort_keys=True))
+
+
+def test_progress_lines_log_each_phase_with_counts_instead_of_bars(tmp_path, capsys):
+    """--progress-lines: every phase (teacher, construction, retraining) writes a start
+    and a done line with its counts on stderr; no tqdm bar characters."""
+    import re
+    out = str(tmp_path / "run")
+    assert main(["train", str(SMOKE), "--out", out, "--progress-lines"]) == 0
+    err = capsys.readouterr().err
+    for phase in ("teacher", "construction", "retraining"):
+        done = [l for l in err.splitlines() if f" {phase} " in l and l.endswith("done")]
+        assert len(done) == 1, (phase, err)
+        n, total = re.search(r" ([\d,]+)/([\d,]+) ", done[0]).groups()
+        assert n == total
+    assert "|" not in err and "\r" not in err
+
+
+def test_line_progress_writes_one_line_per_interval():
+    import io
+    from testbed.train.common import LineProgress
+    now = [0.0]
+    buf = io.StringIO()
+    bar = LineProgress(100, "static", 10, "sample", interval=60, stream=buf, clock=lambda: now[0])
+    for _ in range(9):                          # 9 updates over 3 minutes
+        now[0] += 20
+        bar.update(10)
+    bar.set_postfix_str("model 1 acc 0.500")
+    bar.close()
+    bar.close()
+    lines = buf.getvalue().splitlines()
+    assert len(lines) == 1 + 3 + 1              # start, one a minute, done
+    assert lines[0].endswith("10/100 sample (10.0%) 0/s start")
+    assert lines[1].endswith(" 40/100 sample (40.0%) 0.5/s")      # 30 samples in 60 s
+    assert lines[-1].endswith("100/100 sample (100.0%) 0.5/s model 1 acc 0.500 done")
