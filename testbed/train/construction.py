@@ -214,11 +214,12 @@ def move(net, layer_ids: np.ndarray, unit_ids: np.ndarray, j: int) -> None:
 
 def move_from(net, importance: Importance, j: int, growth: float, amount: float,
               surplus: float, target: float, tolerance: float,
-              keep: list[int] | None = None, seeded: bool = True,
-              next_keep: list[int] | None = None) -> int:
+              keep: list[int] | None = None, next_keep: list[int] | None = None,
+              seeded: bool = True) -> int:
     """Move stage j's lowest-scoring units worth ``amount`` MACs (see :func:`select`),
-    keeping ``keep[i]`` units of each layer i, :func:`seeds` first when ``seeded``;
-    return how many moved."""
+    keeping ``keep[i]`` units of each layer i, :func:`seeds` first when ``seeded``
+    (up to stage j+1's floors ``next_keep``; None for the last stage); return how many
+    moved."""
     if amount <= 0 or surplus <= tolerance / 2:
         return 0
     c = Candidates(net, importance, j, growth, keep)
@@ -250,9 +251,13 @@ def construction_moves(net, importance: Importance, targets: list[float], t: int
         else:
             amount = macs[j - 1] - (targets[j - 1] + (full - targets[j - 1]) * (1.0 - (t + 1) / n_iter))
         moved.append(move_from(net, importance, j, growth, amount, macs[j - 1] - targets[j - 1],
-                               targets[j - 1], tolerance, keep[j - 1], rules.seeds,
-                               keep[j] if j < net.num_steps else None))
+                               targets[j - 1], tolerance, *_floors_at(keep, j), rules.seeds))
     return moved
+
+
+def _floors_at(keep: list[list[int]], j: int) -> tuple[list[int], list[int] | None]:
+    """Stage j's floors and stage j+1's (None when j is the last stage)."""
+    return keep[j - 1], keep[j] if j < len(keep) else None
 
 
 def _keep(net, targets: list[float], rules: MoveRules) -> list[list[int]]:
@@ -269,8 +274,8 @@ def _final_moves(net, importance: Importance, targets: list[float], growth: floa
         for j in range(1, net.num_steps + 1):
             surplus = net.subnet_macs()[j - 1] - targets[j - 1]
             moved[j - 1] += move_from(net, importance, j, growth, surplus, surplus,
-                                      targets[j - 1], tolerance, keep[j - 1], rules.seeds,
-                                      keep[j] if j < net.num_steps else None)
+                                      targets[j - 1], tolerance, *_floors_at(keep, j),
+                                      rules.seeds)
     for j in range(1, net.num_steps + 1):
         moved[j - 1] += calibrate(net, importance, j, growth, targets[j - 1], tolerance, keep,
                                   targets=targets)
