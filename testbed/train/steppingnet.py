@@ -241,6 +241,10 @@ class _Run:
             row["revived"] = revived   # dead units re-initialised, per hidden layer
         if (t + 1) % self.p.eval_every == 0 or t + 1 == self.p.iterations:
             row["accuracy_quick"] = [round(a, 4) for a in self._accuracy(self.p.eval_limit)]
+            # units of each stage (1..K, then unused) per hidden layer: where they went
+            stages = range(1, self.net.num_steps + 2)
+            row["units"] = [[int((layer.step == k).sum()) for k in stages]
+                            for layer in self.net.hidden]
         self.history.append(row)
         bar.set_postfix_str(f"it {t + 1}/{self.p.iterations} MACs% {pct} "
                             f"loss {[round(v, 2) for v in losses]}", refresh=False)

@@ -100,6 +100,10 @@ def test_settle_iterations_hold_the_targets_and_must_be_fewer_than_iterations(tm
     assert any(abs(m - t) > 2.0 for m, t in zip(rows[0]["macs_pct"], targets))
     for r in rows[2:]:                        # moving iterations 1-3, the last one lands
         assert all(abs(m - t) <= 2.0 for m, t in zip(r["macs_pct"], targets)), r
+    # the last row's units per stage (and unused) are the final model's (stage_health)
+    layers = record["stage_health"]["layers"]
+    assert [u[:-1] for u in rows[-1]["units"]] == [[s["units"] for s in layer["stages"]]
+                                                   for layer in layers[:len(rows[-1]["units"])]]
     capsys.readouterr()
     bad = tmp_path / "bad.yaml"
     bad.write_text(recipe.read_text().replace("settle_iterations: 3", "settle_iterations: 6"))
