@@ -4,7 +4,9 @@ Reads the ``training.json`` records ``testbed train`` writes (any method), group
 (architecture, dataset), and writes under ``--out``, per group, a plot of test accuracy
 against % of the original network's MACs with one line per run (``<arch>-<dataset>.png``;
 each method in its colour and marker of :mod:`testbed.report.style`, as in run reports)
-and one markdown table of every subnet of every run (``comparison.md``). A malformed
+and one markdown table of every subnet of every run (``comparison.md``); with
+``--reference RUN``, also each run of RUN's group against it: accuracy and MACs per subnet
+in points, and the recipe keys it differs in (an ablation table). A malformed
 record is a :class:`~testbed.errors.ConfigError` naming the file and the field. Reads
 JSON, draws with matplotlib (Agg, no pyplot); no torch.
 """
@@ -25,7 +27,11 @@ examples:
   testbed compare-training runs/*/training.json                  # -> reports/training/
   testbed compare-training runs/cpu-lenet5-*/training.json --out reports/lenet5
 
-Writes one plot per (architecture, dataset) and comparison.md with every subnet of every run.
+  testbed compare-training reports/training-ablate-lenet5/*.json \
+      --reference alloc3-lenet5-steppingnet-per_mac --out reports/training-ablate-lenet5
+
+Writes one plot per (architecture, dataset) and comparison.md with every subnet of every run
+(--reference RUN: every run against RUN and the recipe keys in which it differs).
 """
 
 @dataclass(frozen=True)
@@ -41,6 +47,7 @@ class Run:
     macs_pct: tuple[float, ...]
     accuracy: tuple[float, ...]
     wall_s: float | None = None
+    recipe: dict | None = None
 
     @property
     def run(self) -> str:
@@ -57,10 +64,18 @@ class Run:
 def add_arguments(p):
     p.add_argument("results", nargs="+", help="training.json files")
     p.add_argument("--out", default="reports/training", help="output folder")
+    p.add_argument("--reference", metavar="RUN",
+                   help="a run's name (its record's file name, or folder for a "
+                        "training.json): every run of its group against it, with the "
+                        "recipe keys each differs in")
 
 
 def run(args):
     runs = [read_run(path) for path in args.results]
+    names = [r.run for r in runs]
+    if args.reference is not None and args.reference not in names:
+        raise ConfigError(None, "--reference", f"the name of one of the runs ({', '.join(names)})",
+                          args.reference)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     groups = group(runs)
@@ -68,7 +83,7 @@ def run(args):
         path = out / f"{arch}-{dataset}.png"
         figure(arch, dataset, members).savefig(path, dpi=120)
         print(path)
-    (out / "comparison.md").write_text(markdown(groups))
+    (out / "comparison.md").write_text(markdown(groups, args.reference))
     print(out / "comparison.md")
     return 0
 
@@ -91,7 +106,8 @@ def read_run(path) -> Run:
     return Run(str(path), _field(blob, "method", str, path), str(blob.get("name", "")),
                _field(blob, "arch", str, path), _field(blob, "dataset", str, path),
                float(_number(blob, "original_accuracy", path)),
-               int(_number(blob, "samples_seen", path)), pct, acc, _wall(blob))
+               int(_number(blob, "samples_seen", path)), pct, acc, _wall(blob),
+               blob["recipe"] if isinstance(blob.get("recipe"), dict) else None)
 
 
 def _wall(blob: dict) -> float | None:
@@ -155,7 +171,7 @@ def figure(arch: str, dataset: str, runs: list[Run]):
     return fig
 
 
-def markdown(groups: dict[tuple[str, str], list[Run]]) -> str:
+def markdown(groups: dict[tuple[str, str], list[Run]], reference: str | None = None) -> str:
     lines = ["# Accuracy against MACs per method", ""]
     for (arch, dataset), runs in groups.items():
         lines += [f"## {arch} on {dataset}", "",
@@ -169,7 +185,67 @@ def markdown(groups: dict[tuple[str, str], list[Run]]) -> str:
         lines.append("")
         lines += _budget_note(runs)
         lines += _against_paper(arch, dataset, runs)
+        ref = next((r for r in runs if r.run == reference), None)
+        if ref is not None:
+            lines += _against_reference(ref, runs)
     return "\n".join(lines)
+
+
+def _against_reference(ref: Run, runs: list[Run]) -> list[str]:
+    """Every other run against ``ref``: accuracy (and MACs) per subnet in points, and
+    the recipe keys in which the two differ (an ablation table)."""
+    k = len(ref.accuracy)
+    lines = [f"### Against {ref.run}", "",
+             f"Accuracy − {ref.run}'s per subnet, points (MACs − its MACs, points of the "
+             f"original's); its own: " + " / ".join(
+                 f"{100 * a:.2f} @ {m:.2f}%" for a, m in zip(ref.accuracy, ref.macs_pct)) + ".",
+             "", "| run | differs in | " + " | ".join(f"subnet {i}" for i in range(1, k + 1))
+             + " |", "|---|---|" + "---:|" * k]
+    for r in runs:
+        if r is ref or len(r.accuracy) != k:
+            continue
+        cells = [f"{100 * (a - b):+.2f} ({m - n:+.1f})" for a, b, m, n in
+                 zip(r.accuracy, ref.accuracy, r.macs_pct, ref.macs_pct)]
+        changed = recipe_differences(ref.recipe, r.recipe)
+        lines.append(f"| {r.run} | {'; '.join(changed) or '—'} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+#: Recipe keys that name a run rather than shape it.
+NAMING_KEYS = ("name", "bundle_name")
+
+
+def recipe_differences(ref: dict | None, other: dict | None) -> list[str]:
+    """``key: ref value → other value`` for every recipe key that differs (dotted paths;
+    keys added to recipes later count at the value older runs trained with)."""
+    if ref is None or other is None:
+        return ["(recipe not recorded)"]
+    out: list[str] = []
+
+    def walk(a, b, path: str) -> None:
+        if isinstance(a, dict) and isinstance(b, dict):
+            for key in sorted(set(a) | set(b)):
+                if path or key not in NAMING_KEYS:
+                    walk(a.get(key), b.get(key), f"{path}.{key}" if path else key)
+        elif a != b:
+            out.append(f"{path}: {_plain(a)} → {_plain(b)}")
+
+    walk(_with_later_keys(ref), _with_later_keys(other), "")
+    return out
+
+
+def _with_later_keys(recipe: dict) -> dict:
+    """A copy of ``recipe`` holding every key added since at the value it trained with."""
+    from ..train.recipe import ADDED_LATER
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in recipe.items()}
+    for (section, key), value in ADDED_LATER.items():
+        if isinstance(out.get(section), dict):
+            out[section].setdefault(key, value)
+    return out
+
+
+def _plain(value) -> str:
+    return json.dumps(value) if not isinstance(value, str) else value
 
 
 # The paper's Table I (SteppingNet): original accuracy, (accuracy, % of MACs) per subnet.
