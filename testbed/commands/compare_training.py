@@ -198,7 +198,9 @@ def _against_reference(ref: Run, runs: list[Run]) -> list[str]:
     lines = [f"### Against {ref.run}", "",
              f"Accuracy − {ref.run}'s per subnet, points (MACs − its MACs, points of the "
              f"original's); its own: " + " / ".join(
-                 f"{100 * a:.2f} @ {m:.2f}%" for a, m in zip(ref.accuracy, ref.macs_pct)) + ".",
+                 f"{100 * a:.2f} @ {m:.2f}%" for a, m in zip(ref.accuracy, ref.macs_pct))
+             + ". \"Differs in\" lists recipe keys only: runs trained by different versions "
+             "of the code differ in that too.",
              "", "| run | differs in | " + " | ".join(f"subnet {i}" for i in range(1, k + 1))
              + " |", "|---|---|" + "---:|" * k]
     for r in runs:
@@ -230,7 +232,12 @@ def recipe_differences(ref: dict | None, other: dict | None) -> list[str]:
         elif a != b:
             out.append(f"{path}: {_plain(a)} → {_plain(b)}")
 
-    walk(_with_later_keys(ref), _with_later_keys(other), "")
+    a, b = _with_later_keys(ref), _with_later_keys(other)
+    if a.get("method") != b.get("method"):      # different methods: their sections differ
+        for recipe in (a, b):                   # wholesale; name the methods only
+            for section in (a.get("method"), b.get("method")):
+                recipe.pop(section, None)
+    walk(a, b, "")
     return out
 
 

@@ -100,7 +100,7 @@ def test_runs_of_one_method_are_told_apart_by_line_style(tmp_path):
 
 
 def test_reference_gives_each_run_against_it_with_the_recipe_keys_it_differs_in(tmp_path, capsys):
-    recipe = {"name": "ours", "seed": 0, "bundle_name": "b",
+    recipe = {"name": "ours", "method": "steppingnet", "seed": 0, "bundle_name": "b",
               "steppingnet": {"mac_schedule": "lines", "floors": True}}
     ours = record("steppingnet", acc=(0.5, 0.6, 0.7, 0.8))
     ours["recipe"] = recipe
@@ -109,15 +109,19 @@ def test_reference_gives_each_run_against_it_with_the_recipe_keys_it_differs_in(
                        "steppingnet": {"mac_schedule": "quota", "floors": True}}
     old = record("steppingnet")                 # trained before a later key existed
     old["recipe"] = {**recipe, "steppingnet": {"mac_schedule": "lines", "floors": True}}
+    static = record("static")
+    static["recipe"] = {**recipe, "method": "static", "static": {"units": None}}
+    static["recipe"].pop("steppingnet")
     ours["recipe"]["steppingnet"]["revive_dead"] = False      # that key, at its old value
     files = [write(tmp_path, f"{n}.json", b) for n, b in
-             (("ours", ours), ("quota", quota), ("old", old))]
+             (("ours", ours), ("quota", quota), ("old", old), ("static", static))]
     out = tmp_path / "out"
     assert main(["compare-training", *files, "--reference", "ours", "--out", str(out)]) == 0
     table = (out / "comparison.md").read_text().split("### Against ours")[1]
     assert "| quota | steppingnet.mac_schedule: lines → quota | -5.00 (+1.0) | +1.00 (+0.0) " \
            "| +0.00 (+0.0) | +0.00 (+0.0) |" in table
     assert "| old | — | +0.00 (+0.0) |" in table     # name differs, nothing that shapes it
+    assert "| static | method: steppingnet → static | " in table     # not the sections' contents
     assert main(["compare-training", *files, "--reference", "theirs", "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "--reference" in err and "theirs" in err and err.count("\n") == 1
