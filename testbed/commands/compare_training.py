@@ -232,22 +232,13 @@ def recipe_differences(ref: dict | None, other: dict | None) -> list[str]:
         elif a != b:
             out.append(f"{path}: {_plain(a)} → {_plain(b)}")
 
-    a, b = _with_later_keys(ref), _with_later_keys(other)
+    from ..train.recipe import with_later_keys
+    a, b = with_later_keys(ref), with_later_keys(other)
     if a.get("method") != b.get("method"):      # different methods: their sections differ
         for recipe in (a, b):                   # wholesale; name the methods only
             for section in (a.get("method"), b.get("method")):
                 recipe.pop(section, None)
     walk(a, b, "")
-    return out
-
-
-def _with_later_keys(recipe: dict) -> dict:
-    """A copy of ``recipe`` holding every key added since at the value it trained with."""
-    from ..train.recipe import ADDED_LATER
-    out = {k: dict(v) if isinstance(v, dict) else v for k, v in recipe.items()}
-    for (section, key), value in ADDED_LATER.items():
-        if isinstance(out.get(section), dict):
-            out[section].setdefault(key, value)
     return out
 
 

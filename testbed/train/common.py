@@ -17,6 +17,8 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+import sys
+import time
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -269,9 +271,7 @@ class LineProgress:
     plus one when it starts and one when it closes."""
 
     def __init__(self, total: int, desc: str, initial: int = 0, unit: str = "it",
-                 interval: float = LINE_INTERVAL_S, stream=None, clock: Callable = None):
-        import sys
-        import time
+                 interval: float = LINE_INTERVAL_S, stream=None, clock: Callable | None = None):
         self.total, self.desc, self.n, self.unit = total, desc, initial, unit
         self.interval, self.stream = interval, stream or sys.stderr
         self.clock = clock or time.monotonic
@@ -297,7 +297,6 @@ class LineProgress:
             self._line("done")
 
     def _line(self, what: str = "") -> None:
-        import time
         now = self.clock()
         self.last = now
         rate = (self.n - self.start_n) / (now - self.start_t) if now > self.start_t else 0.0

@@ -31,6 +31,12 @@ def unit_activity(net, x: torch.Tensor) -> list[torch.Tensor]:
     return alive
 
 
+def stage_units(net) -> list[list[int]]:
+    """Per hidden layer: its units in stage 1..K, then the unused ones (stage K+1)."""
+    return [[int((layer.step == k).sum()) for k in range(1, net.num_steps + 2)]
+            for layer in net.hidden]
+
+
 @torch.no_grad()
 def stage_health(net, x: torch.Tensor, y: torch.Tensor | None = None) -> dict:
     """Per layer and stage: units, mean |BN scale|, mean BN bias, dead units; per subnet:

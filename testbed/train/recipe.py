@@ -269,7 +269,14 @@ def same_recipe(stored: str, fingerprint: str) -> bool:
         old = json.loads(stored)
     except ValueError:
         return False
+    return json.dumps(with_later_keys(old), sort_keys=True) == fingerprint
+
+
+def with_later_keys(recipe: dict) -> dict:
+    """A copy of a recorded recipe (:func:`recipe_dict`) holding every key added since
+    (:data:`ADDED_LATER`) at the value it trained with."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in recipe.items()}
     for (section, key), value in ADDED_LATER.items():
-        if isinstance(old.get(section), dict):
-            old[section].setdefault(key, value)
-    return json.dumps(old, sort_keys=True) == fingerprint
+        if isinstance(out.get(section), dict):
+            out[section].setdefault(key, value)
+    return out

@@ -33,6 +33,7 @@ from .common import (derive_seed, distill_loss, generator, lr_at, make_sgd, para
                      sgd_step, suppression_scales)
 from .construction import MoveRules, construction_moves
 from .dead import revive_dead
+from .health import stage_units
 from .importance import Importance, new_gates
 from .prune import magnitude_prune
 from .recipe import SECTIONS, knob
@@ -241,10 +242,7 @@ class _Run:
             row["revived"] = revived   # dead units re-initialised, per hidden layer
         if (t + 1) % self.p.eval_every == 0 or t + 1 == self.p.iterations:
             row["accuracy_quick"] = [round(a, 4) for a in self._accuracy(self.p.eval_limit)]
-            # units of each stage (1..K, then unused) per hidden layer: where they went
-            stages = range(1, self.net.num_steps + 2)
-            row["units"] = [[int((layer.step == k).sum()) for k in stages]
-                            for layer in self.net.hidden]
+            row["units"] = stage_units(self.net)     # where the units went
         self.history.append(row)
         bar.set_postfix_str(f"it {t + 1}/{self.p.iterations} MACs% {pct} "
                             f"loss {[round(v, 2) for v in losses]}", refresh=False)
