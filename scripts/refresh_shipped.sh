@@ -7,14 +7,20 @@
 # to cpu); ARCH is lenet3c1l (every scenario but drone_obstacle) or lenet5 (drone_obstacle).
 # Each bundle's training record replaces the shipped one's in reports/training/ (one record
 # per shipped bundle, whatever recipe family it came from). DATA_ROOT: $TESTBED_DATA or
-# ../shared/data. --no-reports: bundles and training comparison only.
+# ../shared/data. --no-reports: bundles and training comparison only. --calibrate: after the
+# bundles, recalibrate the host's latency model on all shipped bundles
+# (scenarios/platforms/host.yaml, reports/calibration; pause other work first: it times
+# graphs on core 1) before the reports, which then use it. The reports include the host
+# validation and its three variants (about 10 min together; they run for real on core 1).
 set -euo pipefail
 prefix=cpu
 reports=1
+calibrate=0
 while [[ $# -gt 0 && $1 == --* ]]; do
     case $1 in
         --prefix) prefix=${2:?--prefix needs a value}; shift 2 ;;
         --no-reports) reports=0; shift ;;
+        --calibrate) calibrate=1; shift ;;
         *) echo "refresh_shipped.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -35,6 +41,10 @@ for method in "$@"; do
     testbed profile "$bundle"
 done
 testbed compare-training reports/training/*.json --out reports/training
+if [[ $calibrate == 1 ]]; then
+    testbed calibrate models/* --out scenarios/platforms/host.yaml --report reports/calibration \
+        --repeats 1000 --quiet
+fi
 [[ $reports == 1 ]] || exit 0
 for s in autonomous_brake mobile_powersave thermal_throttle emergency_events faults drone_obstacle \
          autonomous_brake_rt phone_ui_rt; do
@@ -44,3 +54,9 @@ testbed run scenarios/autonomous_brake.yaml --deadlines 10,15,20,25,30 \
     --out reports/autonomous_brake-deadlines
 testbed sweep scenarios/sweeps/brake_deadlines.yaml
 testbed validate scenarios/host_validation.yaml --out reports/host_validation --data-root "$data"
+testbed validate scenarios/host_validation.yaml --mechanism dilation \
+    --out reports/host_validation-dilation --data-root "$data"
+testbed validate scenarios/host_validation.yaml --set workload.frame.deadline_ms=0.45 --repeat 1 \
+    --out reports/host_validation-edge --data-root "$data"
+testbed validate scenarios/host_validation.yaml --set workload.frame.period_ms=4 --repeat 1 \
+    --out reports/host_validation-idle4 --data-root "$data"

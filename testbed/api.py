@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import os
 import sys
 import time
@@ -323,13 +324,15 @@ BOUND_NOTES = {"budget_oracle": "budget oracle: knows the future budget, not the
                "oracle": "oracle: knows the future budget and which answer is right"}
 
 
-def _system_info(system, agreement: Mapping, tuning: Mapping) -> dict:
+def _system_info(system, agreement: Mapping, tuning: Mapping, scenario=None) -> dict:
     from .tuning import policy_name
 
     manifest = system.bundle.manifest
     policy = policy_name(system.policy)
     info = {"bundle": manifest.name, "method": manifest.method, "policy": policy,
             "policy_params": dataclasses.asdict(system.policy)}
+    if scenario is not None:
+        info["step_ms"] = step_ms_at_full_budget(system, scenario)
     if system.name in tuning:
         info["tuning"] = tuning[system.name]
     if system.bound_of is not None:
@@ -340,9 +343,23 @@ def _system_info(system, agreement: Mapping, tuning: Mapping) -> dict:
     if getattr(system, "classes", ()):  # task sets: classes with their own bundle
         info["class_models"] = {c.name: {"bundle": c.bundle.manifest.name,
                                          "policy": policy_name(c.policy),
-                                         "policy_params": dataclasses.asdict(c.policy)}
+                                         "policy_params": dataclasses.asdict(c.policy),
+                                         **({"step_ms": step_ms_at_full_budget(c, scenario)}
+                                            if scenario is not None else {})}
                                 for c in system.classes}
     return info
+
+
+def step_ms_at_full_budget(system, scenario) -> list[float]:
+    """What each step of ``system`` costs on the scenario's platform at budget 1.0, in ms
+    (the cost model's median, the platform's per-step overhead included; a job's start
+    cost and the variability come on top)."""
+    from .sim.platform import step_costs
+
+    costs = step_costs(system.bundle, scenario.platform, scenario.cost_model,
+                       system.profile_ms, system.graphs)
+    ms = (w / (scenario.platform.peak_gmacs * 1e9) * 1e3 for w in costs.work_macs)
+    return [round(x, 4) if math.isfinite(x) else None for x in ms]  # None: beyond a float
 
 
 def _budget(trace, until_s: float, peak_gmacs: float):
@@ -366,7 +383,7 @@ def build_report(main: Run, curve, tuning: Mapping[str, dict] | None = None,
     return Report(
         scenario=sc.name, scenario_file=str(sc.path), command=command, seeds=main.seeds,
         duration_s=sc.duration_s, summaries=main.summaries, description=sc.description,
-        systems_info={s.name: _system_info(s, first.live_agreement, tuning or {})
+        systems_info={s.name: _system_info(s, first.live_agreement, tuning or {}, sc)
                       for s in sc.systems},
         reference=sc.reference, quality_bar=sc.quality_bar, mk=sc.mk, objective=sc.objective,
         curve=curve, manifests={s.name: s.bundle.manifest for s in sc.systems},

@@ -11,6 +11,7 @@ caller only). ``metrics.json``::
      "reference": NAME, "objective": str, "quality_bar": float|null, "mk": [m, k],
      "systems": {NAME: {"bundle": str, "method": str, "policy": str,   # when known
                         "policy_params": {...}, "tuning": {...}, "bound": str,
+                        "step_ms": [float],   # each step's median at budget 1.0, overhead in
                         "metrics": {METRIC: INTERVAL},
                         "classes": {JOB_CLASS: {METRIC: INTERVAL}},
                         "faults": {FAULT_GROUP: {METRIC: INTERVAL}},  # runs with faults

@@ -153,6 +153,9 @@ def _policy(info: Mapping | None) -> str:
     return text.replace("|", "\\|")
 
 
+FACT_LABELS = {"step_ms": "ms per step at budget 1.0"}
+
+
 def _facts(report: Report) -> list[str]:
     seeds = ", ".join(map(str, report.seeds))
     facts = [f"- scenario file: `{report.scenario_file}`",
@@ -162,7 +165,7 @@ def _facts(report: Report) -> list[str]:
              f"- command: `{report.command}`"]
     for name, info in report.systems_info.items():
         facts.append(f"- system **{name}**: " + ", ".join(
-            f"{k} {_compact(v)}" for k, v in info.items()
+            f"{FACT_LABELS.get(k, k)} {_compact(v)}" for k, v in info.items()
             if k != "tuning" and v is not None and v != {}))
     return facts
 

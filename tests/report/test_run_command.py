@@ -58,6 +58,11 @@ def test_report_folder_end_to_end(scenario, tmp_path, capsys):
     assert doc["scenario"] == "toy" and doc["seeds"] == [3, 4] and doc["duration_s"] == 1.0
     assert list(doc["systems"]) == ["stepping", "greedy", "slim"]
     assert doc["systems"]["slim"]["policy"] == "pick_at_start"
+    # cost_model macs: a step costs its MACs at the 0.5 GMAC/s peak plus the 0.2 ms overhead
+    manifest = json.loads((scenario.parent / "models/step/manifest.json").read_text())
+    assert doc["systems"]["stepping"]["step_ms"] == pytest.approx(
+        [s["macs"] / 0.5e6 + 0.2 for s in manifest["stages"]], abs=1e-4)
+    assert "ms per step at budget 1.0 [" in (out / "report.md").read_text()
     assert [p["deadline_ms"] for p in doc["deadline_sweep"]] == [10.0, 30.0]
     assert doc["command"] == f"testbed run {scenario} --out {out} --deadlines 10,30 --seeds 2"
     table = capsys.readouterr().out
