@@ -324,15 +324,14 @@ BOUND_NOTES = {"budget_oracle": "budget oracle: knows the future budget, not the
                "oracle": "oracle: knows the future budget and which answer is right"}
 
 
-def _system_info(system, agreement: Mapping, tuning: Mapping, scenario=None) -> dict:
+def _system_info(system, agreement: Mapping, tuning: Mapping, scenario) -> dict:
     from .tuning import policy_name
 
     manifest = system.bundle.manifest
     policy = policy_name(system.policy)
     info = {"bundle": manifest.name, "method": manifest.method, "policy": policy,
-            "policy_params": dataclasses.asdict(system.policy)}
-    if scenario is not None:
-        info["step_ms"] = step_ms_at_full_budget(system, scenario)
+            "policy_params": dataclasses.asdict(system.policy),
+            "step_ms": step_ms_at_full_budget(system, scenario)}
     if system.name in tuning:
         info["tuning"] = tuning[system.name]
     if system.bound_of is not None:
@@ -344,13 +343,12 @@ def _system_info(system, agreement: Mapping, tuning: Mapping, scenario=None) -> 
         info["class_models"] = {c.name: {"bundle": c.bundle.manifest.name,
                                          "policy": policy_name(c.policy),
                                          "policy_params": dataclasses.asdict(c.policy),
-                                         **({"step_ms": step_ms_at_full_budget(c, scenario)}
-                                            if scenario is not None else {})}
+                                         "step_ms": step_ms_at_full_budget(c, scenario)}
                                 for c in system.classes}
     return info
 
 
-def step_ms_at_full_budget(system, scenario) -> list[float]:
+def step_ms_at_full_budget(system, scenario) -> list[float | None]:
     """What each step of ``system`` costs on the scenario's platform at budget 1.0, in ms
     (the cost model's median, the platform's per-step overhead included; a job's start
     cost and the variability come on top)."""
