@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Rebuild shipped bundles from finished training runs, then every example report that
 # reads the shipped bundles (the commands README lists, in one place).
-#   bash scripts/refresh_shipped.sh [--prefix P] [--no-reports] ARCH METHOD [METHOD ...]
+#   bash scripts/refresh_shipped.sh [--prefix P] [--no-reports] [--calibrate] [ARCH METHOD...]
 # e.g. bash scripts/refresh_shipped.sh --prefix long lenet5 steppingnet anywidth slimmable static
+# (no ARCH: re-ship nothing; `--calibrate` alone recalibrates and reruns every report)
 # needs runs/P-ARCH-METHOD/model.pt (testbed train recipes/P-ARCH-METHOD.yaml ...; P defaults
 # to cpu); ARCH is lenet3c1l (every scenario but drone_obstacle) or lenet5 (drone_obstacle).
 # Each bundle's training record replaces the shipped one's in reports/training/ (one record
@@ -24,9 +25,9 @@ while [[ $# -gt 0 && $1 == --* ]]; do
         *) echo "refresh_shipped.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
-arch=${1:?usage: refresh_shipped.sh [--prefix P] [--no-reports] ARCH METHOD [METHOD ...]}
-shift
-[[ $# -gt 0 ]] || { echo "refresh_shipped.sh: name at least one METHOD" >&2; exit 2; }
+arch=${1:-}
+[[ $# -gt 0 ]] && shift
+[[ -z $arch || $# -gt 0 ]] || { echo "refresh_shipped.sh: name at least one METHOD after $arch" >&2; exit 2; }
 data=${TESTBED_DATA:-../shared/data}
 for method in "$@"; do
     run=runs/$prefix-$arch-$method
@@ -40,7 +41,7 @@ for method in "$@"; do
     testbed export "$run/model.pt" --out "$bundle" --data-root "$data"
     testbed profile "$bundle"
 done
-testbed compare-training reports/training/*.json --out reports/training
+[[ -z $arch ]] || testbed compare-training reports/training/*.json --out reports/training
 if [[ $calibrate == 1 ]]; then
     testbed calibrate models/* --out scenarios/platforms/host.yaml --report reports/calibration \
         --repeats 1000 --quiet

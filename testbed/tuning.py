@@ -15,7 +15,12 @@ A system's policy may be
 * ``auto``: every registered online policy that can drive the bundle, each over its own
   default ``GRID`` (:mod:`testbed.sim.policies`); the oracles are bounds and never chosen.
 
-Ties go to the earlier candidate in grid order. Large grids are searched in two rounds
+On a task-set platform (``budget: {kind: tasks}``) a candidate must also leave the other
+tasks their deadlines: one that makes any of them miss more than
+``tuning.max_task_miss_rate`` of its jobs (default 0.1%) is ranked below every candidate
+that does not, whatever its objective (and, if none does, by its miss rate first), so a
+tuned DNN never buys accuracy with the UI's frames. Ties go to the earlier candidate in
+grid order. Large grids are searched in two rounds
 (:func:`tune`: successive halving), the same for every system. Candidates are simulated side by side as
 systems of one scenario, so every one sees the same trace and frames in each seed.
 """
@@ -44,6 +49,7 @@ class TuningSpec:
     """A scenario's ``tuning:`` section."""
     seeds: int = num(5, ge=1)                # tuning seeds per candidate
     duration_s: float | None = num(None, gt=0)  # seconds per tuning run (None: min(60, run))
+    max_task_miss_rate: float = num(0.001, ge=0, le=1)  # task sets: the other tasks' misses
 
 
 def tuning_seeds(n: int) -> tuple[int, ...]:
@@ -143,16 +149,15 @@ def tune(scenario, seeds: Sequence[int], *, quality_bar: float | None = None,
     for system in scenario.systems:
         if len(system.candidates) < 2:
             continue
+        limit = spec.max_task_miss_rate
         pool = list(range(len(system.candidates)))
-        first = dict((i, s) for s, i in _scores(scenario, system, pool, seeds[:1], duration,
-                                                 quality_bar))
+        first = _scores(scenario, system, pool, seeds[:1], duration, quality_bar)
         keep = max(MIN_SURVIVORS, math.ceil(SURVIVORS * len(pool)))
-        pool = sorted(sorted(pool, key=lambda i: (-first[i], i))[:keep])
-        rest = dict((i, s) for s, i in _scores(scenario, system, pool, seeds[1:], duration,
-                                                quality_bar)) if seeds[1:] else {}
-        n = len(seeds)
-        ranked = [((first[i] + rest.get(i, 0.0) * (n - 1)) / n, i) for i in pool]
-        best = max(ranked, key=lambda r: (r[0], -r[1]))
+        pool = sorted(sorted(pool, key=lambda i: _rank(first[i], limit, i))[:keep])
+        rest = _scores(scenario, system, pool, seeds[1:], duration, quality_bar) \
+            if seeds[1:] else {}
+        ranked = [(first[i].merge(rest[i]) if i in rest else first[i], i) for i in pool]
+        best = min(ranked, key=lambda r: _rank(r[0], limit, r[1]))
         chosen[system.name] = system.candidates[best[1]]
         records[system.name] = _record(scenario, system, seeds, duration, ranked, best)
         if progress:
@@ -166,23 +171,58 @@ SURVIVORS = 0.1
 MIN_SURVIVORS = 16
 
 
+@dataclass(frozen=True)
+class Score:
+    """What a candidate scored over some tuning seeds: the objective summed over them and,
+    on a task-set platform, each other task's (deadline misses, jobs) summed over them."""
+    total: float
+    seeds: int
+    tasks: Mapping[str, tuple[int, int]] = dataclasses.field(default_factory=dict)
+
+    @property
+    def mean(self) -> float:
+        return self.total / max(1, self.seeds)
+
+    @property
+    def miss_rate(self) -> float:
+        """The worst other task's share of missed deadlines (0 without tasks)."""
+        return max((m / n for m, n in self.tasks.values() if n), default=0.0)
+
+    def merge(self, other: "Score") -> "Score":
+        names = set(self.tasks) | set(other.tasks)
+        tasks = {t: tuple(a + b for a, b in zip(self.tasks.get(t, (0, 0)),
+                                                 other.tasks.get(t, (0, 0)))) for t in names}
+        return Score(self.total + other.total, self.seeds + other.seeds, tasks)
+
+
+def _rank(score: Score, limit: float, index: int) -> tuple:
+    """Sort key, best first: candidates within the task miss limit by objective, then the
+    others by miss rate; ties to the earlier candidate."""
+    if score.miss_rate <= limit:
+        return (0, 0.0, -score.mean, index)
+    return (1, score.miss_rate, -score.mean, index)
+
+
 def _scores(scenario, system, pool: Sequence[int], seeds: Sequence[int], duration: float,
-            quality_bar: float | None) -> list[tuple[float, int]]:
-    """(mean objective over ``seeds``, candidate index) of the candidates in ``pool``,
-    simulated side by side as systems of one scenario; a seed where the objective is
-    undefined (no job) counts 0."""
+            quality_bar: float | None) -> dict[int, Score]:
+    """The :class:`Score` of each candidate in ``pool`` over ``seeds``, simulated side by
+    side as systems of one scenario; a seed where the objective is undefined (no job)
+    counts 0."""
     from .sim.engine import simulate
 
     trial = dataclasses.replace(scenario, duration_s=duration, systems=tuple(
         dataclasses.replace(system, name=str(i), policy=system.candidates[i], candidates=())
         for i in pool))
-    totals = dict.fromkeys(pool, 0.0)
+    scores = {i: Score(0.0, 0) for i in pool}
     for seed in seeds:
         objective = _Objective(scenario.objective, quality_bar)
-        simulate(trial, seed=seed, keep=False, on_record=objective)
-        for name, value in objective.done().items():
-            totals[int(name)] += value or 0.0
-    return [(totals[i] / max(1, len(seeds)), i) for i in pool]
+        result = simulate(trial, seed=seed, keep=False, on_record=objective)
+        values = objective.done()
+        for i in pool:
+            tasks = {t: (v["deadline_misses"], v["jobs"])
+                     for t, v in result.tasks.get(str(i), {}).items()}
+            scores[i] = scores[i].merge(Score(values.get(str(i)) or 0.0, 1, tasks))
+    return scores
 
 
 class _Objective:
@@ -212,7 +252,15 @@ class _Objective:
 
 
 def _record(scenario, system, seeds, duration: float, ranked, best) -> dict:
-    top = sorted(ranked, key=lambda r: (-r[0], r[1]))[:5]
-    return {"objective": scenario.objective, "seeds": list(seeds), "duration_s": duration,
-            "candidates": len(system.candidates), "score": best[0],
-            "top": [{**describe(system.candidates[i]), "score": s} for s, i in top]}
+    limit = scenario.tuning.max_task_miss_rate
+    top = sorted(ranked, key=lambda r: _rank(r[0], limit, r[1]))[:5]
+    record = {"objective": scenario.objective, "seeds": list(seeds), "duration_s": duration,
+              "candidates": len(system.candidates), "score": best[0].mean,
+              "top": [{**describe(system.candidates[i]), "score": s.mean} for s, i in top]}
+    if any(s.tasks for s, _ in ranked):  # a task set: the constraint and what it did
+        record["max_task_miss_rate"] = limit
+        record["task_miss_rate"] = best[0].miss_rate
+        for row, (s, _) in zip(record["top"], top):
+            row["task_miss_rate"] = s.miss_rate
+        record["excluded"] = sum(1 for s, _ in ranked if s.miss_rate > limit)
+    return record

@@ -1,19 +1,25 @@
 """What a stage graph executes, counted from its ONNX file: dense MACs
-(:func:`testbed.export.onnx_macs.count_macs`), bytes moved (every initializer read once,
-plus every non-initializer tensor each operator reads and writes, sized by ONNX shape
-inference with the batch dimension 1), operators (Constant nodes excluded: ONNX Runtime
-folds them), inputs and outputs (initializers excluded) and the bytes of input patches
-its convolutions expand (im2col: ``C_in × kh × kw × H_out × W_out`` floats per Conv whose
-kernel is larger than 1×1 and that ONNX Runtime's CPU provider runs as im2col + matrix
-product: ``C_in >= 16`` and not a multiple of 4; the others run in its blocked NCHWc
-kernels, which expand nothing; measured for issue 18, reports/bench/stage_format.json). Read by :mod:`testbed.scenario` for ``cost_model: latency`` (the simulator
-itself never imports onnx) and by ``testbed calibrate``. Memoised per stage file and
-checksum, so loading a scenario twice reads each graph once.
+(:func:`testbed.export.onnx_macs.count_macs`), the MACs ONNX Runtime's CPU kernels execute
+(``kernel_macs``: a Conv that runs in the blocked NCHWc kernels computes its output
+channels, and its input channels from 16 on, in whole blocks of 16, so a stage adding 9
+filters pays for 16; measured for issue 19, ``python scripts/profile_ops.py``), bytes
+moved (every initializer read once, plus every non-initializer tensor each operator reads
+and writes, sized by ONNX shape inference with the batch dimension 1), operators
+(Constant nodes excluded: ONNX Runtime folds them), inputs and outputs (initializers
+excluded) and the bytes of input patches its convolutions expand (im2col: ``C_in × kh ×
+kw × H_out × W_out`` floats per Conv whose kernel is larger than 1×1 and that does not
+run in the blocked kernels). Which Conv runs where (ONNX Runtime's CPU provider, one
+group): blocked when ``C_in < 16`` or ``C_in`` is a multiple of 4, else im2col + matrix
+product (measured for issue 18, reports/bench/stage_format.json). Read by
+:mod:`testbed.scenario` for ``cost_model: latency`` (the simulator itself never imports
+onnx) and by ``testbed calibrate``. Memoised per stage file and checksum, so loading a
+scenario twice reads each graph once.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..bundle import Bundle
@@ -70,25 +76,67 @@ def graph_stats(model, macs: int | None = None) -> StageGraph:
         from ..export.onnx_macs import count_macs
         macs = count_macs(model)
     dims = _dims(graph)
-    expand = sum(_patches(n, dims) for n in nodes if n.op_type == "Conv")
+    convs = [c for c in (_conv(n, dims) for n in nodes if n.op_type == "Conv") if c]
+    expand = sum(c.patch_bytes for c in convs)
+    padding = sum(c.padded_macs - c.macs for c in convs)
     io = sum(1 for i in graph.input if i.name not in weights) + len(graph.output)
-    return StageGraph(int(macs), int(moved), len(nodes), int(expand), io)
+    return StageGraph(int(macs), int(moved), len(nodes), int(expand), io,
+                      kernel_macs=int(macs) + int(padding))
 
 
 NCHWC_BLOCK, NCHWC_ALIGN = 16, 4  # ONNX Runtime CPU: blocked kernels below / at multiples
 
 
-def _patches(node, dims: dict[str, list[int]]) -> int:
-    """Bytes of the im2col patch matrix of one Conv: input channels × kernel positions
-    × output positions (0 for a 1×1 kernel or a Conv that runs in the NCHWc kernels)."""
+@dataclass(frozen=True)
+class _Conv:
+    """One Conv's shape: input channels per group, output channels, kernel positions,
+    output positions, groups."""
+    c_in: int
+    c_out: int
+    kernel: int
+    positions: int
+    groups: int
+
+    @property
+    def blocked(self) -> bool:
+        """Runs in ONNX Runtime's blocked NCHWc kernels (else im2col + matrix product)."""
+        channels = self.c_in * self.groups
+        return channels < NCHWC_BLOCK or channels % NCHWC_ALIGN == 0
+
+    @property
+    def macs(self) -> int:
+        return self.c_in * self.c_out * self.kernel * self.positions
+
+    @property
+    def padded_macs(self) -> int:
+        """MACs as the kernels execute them: a blocked single-group Conv computes whole
+        blocks of output channels, and of input channels once they come blocked (16 or
+        more); anything else as counted."""
+        if not self.blocked or self.groups != 1:
+            return self.macs
+        c_in = self.c_in if self.c_in < NCHWC_BLOCK else _round_up(self.c_in, NCHWC_BLOCK)
+        return c_in * _round_up(self.c_out, NCHWC_BLOCK) * self.kernel * self.positions
+
+    @property
+    def patch_bytes(self) -> int:
+        """Bytes of the im2col patch matrix: input channels × kernel positions × output
+        positions (0 for a 1×1 kernel or a Conv that runs in the blocked kernels)."""
+        if self.kernel <= 1 or self.blocked:
+            return 0
+        return self.c_in * self.groups * self.kernel * self.positions * 4
+
+
+def _round_up(n: int, block: int) -> int:
+    return -(-n // block) * block
+
+
+def _conv(node, dims: dict[str, list[int]]) -> _Conv | None:
+    """The shape of one Conv node (None where shape inference left it unknown)."""
     weight, out = dims.get(node.input[1]), dims.get(node.output[0])
     if not weight or not out or len(weight) != 4 or len(out) != 4:
-        return 0
+        return None
     groups = next((a.i for a in node.attribute if a.name == "group"), 1)
-    kernel, channels = weight[2] * weight[3], weight[1] * groups
-    if kernel <= 1 or channels < NCHWC_BLOCK or channels % NCHWC_ALIGN == 0:
-        return 0
-    return channels * kernel * out[2] * out[3] * 4
+    return _Conv(weight[1], weight[0], weight[2] * weight[3], out[2] * out[3], groups)
 
 
 def _init_bytes(init) -> int:

@@ -9,9 +9,11 @@ from pathlib import Path
 
 LEAVES_OUT = """\
 What the model leaves out: it prices a graph by its operator and input/output counts,
-dense MACs, bytes moved and the patches its convolutions expand (im2col), so it cannot
-see how else an operator is implemented (kernels that are faster for some shapes, e.g.
-matrix products with few output channels, cache reuse between stages, operator fusion);
+MACs as the kernels execute them (dense MACs plus the channel padding of convolutions
+that run in ONNX Runtime's blocked kernels), bytes moved and the patches its convolutions
+expand (im2col), so it cannot see how else an operator is implemented (kernels that are
+faster for some shapes, e.g. matrix products with few output channels, cache reuse
+between stages, operator fusion);
 contention from other processes is only in the measured variability (samples taken on
 this host as loaded at the time); the memory term uses tensor sizes, not cache misses;
 and one thread on one core is modelled, not multi-threaded or batched execution.
@@ -33,6 +35,8 @@ def write_platform(result: dict, out: Path, samples_name: str) -> None:
         f"(worst {result['errors']['stage']['worst']:.1%}); see the calibration report",
         "# step ms at budget 1 = launch_ms + (nodes * node_us + tensors * io_us) / 1000",
         "#     + max(macs / (gmacs * 1e6), bytes / (gbps * 1e6))",
+        "#     (padded: true: macs as the kernels execute them, blocked convolutions'",
+        "#      channels in whole blocks of 16; false: dense macs)",
         "#     + im2col_bytes / (expand_gbps * 1e6)",
         "#     [+ job_start on a job's first graph, by the idle gap before the job:",
         "#      stage 1 after that gap minus back to back, median over bundles]",
@@ -45,6 +49,7 @@ def write_platform(result: dict, out: Path, samples_name: str) -> None:
         f"  launch_ms: {_num(m['launch_ms'])}",
         f"  node_us: {_num(m['node_us'])}",
         f"  io_us: {_num(m['io_us'])}",
+        f"  padded: {'true' if m['padded'] else 'false'}",
     ]
     if m["gbps"]:
         lines.append(f"  gbps: {_num(m['gbps'])}")
@@ -81,8 +86,11 @@ def _markdown(r: dict) -> str:
            f"{host['loadavg_before']} / {host['loadavg_after']}.", "",
            "## Fitted model", "",
            "step ms = launch_ms + (operators × node_us + input/output tensors × io_us) / 1000 "
-           "+ max(MACs / (gmacs·1e6), "
-           "bytes / (gbps·1e6)) + im2col bytes / (expand_gbps·1e6), fitted by "
+           "+ max(kernel MACs / (gmacs·1e6), "
+           "bytes / (gbps·1e6)) + im2col bytes / (expand_gbps·1e6) (kernel MACs: dense "
+           "MACs with the channels of convolutions that run in ONNX Runtime's blocked "
+           "NCHWc kernels rounded up to blocks of 16, as those kernels compute them; "
+           "the simple model charges dense MACs), fitted by "
            "non-negative least squares on relative error "
            "(reweighted towards least absolute error) over every stage and monolithic "
            "subnet graph; a chained subnet is predicted as the sum of its stages.", "",
@@ -94,12 +102,13 @@ def _markdown(r: dict) -> str:
            _held_out_line(r.get("held_out")), "",
            _job_start_line(r["job_start"]), "",
            "## Predicted vs measured", "", "![predicted vs measured](predicted_vs_measured.png)",
-           "", "| bundle | graph | k | nodes | MACs | bytes | im2col bytes | measured median ms "
-           "| p95 ms | max ms | predicted ms | error |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "", "| bundle | graph | k | nodes | MACs | kernel MACs | bytes | im2col bytes "
+           "| measured median ms | p95 ms | max ms | predicted ms | error |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in r["stages"] + r["subnets"]:
         out.append(f"| {row['bundle']} | {row['kind']} | {row['index']} | {row['nodes']} | "
-                   f"{row['macs']:,} | {row['bytes']:,} | {row['expand_bytes']:,} | "
+                   f"{row['macs']:,} | {row['kernel_macs']:,} | {row['bytes']:,} | "
+                   f"{row['expand_bytes']:,} | "
                    f"{row['measured_ms']:.4f} | "
                    f"{row['p95_ms']:.4f} | {row['max_ms']:.3f} | {row['predicted_ms']:.4f} | "
                    f"{row['error']:+.1%} |")

@@ -85,19 +85,20 @@ def _measure_all(bundles: list, warmup: int, repeats: int, progress: bool) -> li
 
 def _result(graphs: list[Graph], full: bool, core: int, load: list[float],
             warmup: int, repeats: int, command: str | None) -> dict:
-    """``full``: the shipped model (with the per-operator and im2col terms), else the
-    simple one (launch + max(compute, memory)), which is always fitted for comparison."""
+    """``full``: the shipped model (per-operator, input/output and im2col terms, MACs as
+    the kernels execute them), else the simple one (launch + max(dense MACs, memory)),
+    which is always fitted for comparison."""
     fitted = [g for g in graphs if g.kind in FITTED]
     fit = _fit(fitted, full)
     simple = _fit(fitted, False)
-    rows = [_row(g, fit, simple) for g in graphs if g.kind != "paced"]
+    rows = [_row(g, fit, simple, full) for g in graphs if g.kind != "paced"]
     start = job_start(graphs)
     return {"host": _host(core, load), "date": _now(), "command": command or _command(),
             "warmup": warmup, "repeats": repeats,
-            "model": {**_model(fit), "job_start": [{"gap_ms": p["gap_ms"], "us": p["us"]}
-                                                   for p in start]},
+            "model": {**_model(fit), "padded": full,
+                      "job_start": [{"gap_ms": p["gap_ms"], "us": p["us"]} for p in start]},
             "job_start": start,
-            "simple_model": _model(simple),
+            "simple_model": {**_model(simple), "padded": False},
             "errors": {kind: _errors([r for r in rows if r["kind"] == kind])
                        for kind in ("stage", "monolithic", "chained")},
             "simple_errors": {kind: _errors([r for r in rows if r["kind"] == kind], "simple_")
@@ -110,7 +111,7 @@ def _result(graphs: list[Graph], full: bool, core: int, load: list[float],
 def _fit(graphs: list[Graph], full: bool) -> Fit:
     nodes, macs, by, expand, io = (
         np.array([sum(getattr(p, f) for p in g.parts) for g in graphs], float)
-        for f in ("nodes", "macs", "bytes", "expand", "io"))
+        for f in ("nodes", _macs(full), "bytes", "expand", "io"))
     return fit_latency(nodes, macs, by, [g.median_ms for g in graphs],
                        expand if full else None, io if full else None, per_node=full)
 
@@ -127,22 +128,30 @@ def _held_out(graphs: list[Graph], full: bool) -> dict | None:
         if len(others) < 4:
             return None
         fit = _fit(others, full)
-        err += [abs(_predict(g, fit) / g.median_ms - 1) for g in graphs
+        err += [abs(_predict(g, fit, full) / g.median_ms - 1) for g in graphs
                 if g.bundle == name and g.kind == "stage"]
     return {"median": float(np.median(err)), "worst": float(np.max(err)), "n": len(err)}
 
 
-def _predict(g: Graph, fit: Fit) -> float:
+def _macs(full: bool) -> str:
+    """The StageGraph field the compute term charges: the shipped model counts MACs as the
+    kernels execute them (padding included), the simple one dense MACs."""
+    return "compute_macs" if full else "macs"
+
+
+def _predict(g: Graph, fit: Fit, full: bool) -> float:
     """A chained subnet pays every stage's launch: the sum of its stages' predictions."""
-    return float(sum(fit.predict([p.nodes], [p.macs], [p.bytes], [p.expand], [p.io])[0]
-                     for p in g.parts))
+    return float(sum(fit.predict([p.nodes], [getattr(p, _macs(full))], [p.bytes], [p.expand],
+                                 [p.io])[0] for p in g.parts))
 
 
-def _row(g: Graph, fit: Fit, simple: Fit) -> dict:
+def _row(g: Graph, fit: Fit, simple: Fit, full: bool) -> dict:
     ms = np.asarray(g.samples_ms)
-    med, pred, pred_simple = float(np.median(ms)), _predict(g, fit), _predict(g, simple)
+    med, pred, pred_simple = (float(np.median(ms)), _predict(g, fit, full),
+                              _predict(g, simple, full=False))
     return {"bundle": g.bundle, "kind": g.kind, "index": g.index,
             "nodes": sum(p.nodes for p in g.parts), "macs": sum(p.macs for p in g.parts),
+            "kernel_macs": sum(p.compute_macs for p in g.parts),
             "bytes": sum(p.bytes for p in g.parts),
             "expand_bytes": sum(p.expand for p in g.parts),
             "tensors": sum(p.io for p in g.parts),

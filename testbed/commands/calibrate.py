@@ -28,8 +28,8 @@ def add_arguments(p):
     p.add_argument("--repeats", type=int, default=300, help="timed rounds (every graph once "
                    "per round)")
     p.add_argument("--simple", action="store_true", help="ship the simple model, launch + "
-                   "max(compute, memory), without the operator, input/output and im2col "
-                   "terms")
+                   "max(dense MACs, memory), without the operator, input/output and im2col "
+                   "terms and without the blocked convolutions' channel padding (padded: false)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

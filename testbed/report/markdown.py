@@ -235,6 +235,10 @@ def _tuning_line(name: str, info: Mapping, tuning: Mapping, objective: str) -> s
         line += "; next best: " + ", ".join(
             f"{_policy({'policy': t.get('policy'), 'policy_params': t.get('params')})} "
             f"{_compact(t.get('score'))}" for t in top[1:3])
+    if "max_task_miss_rate" in tuning:
+        line += (f"; the other tasks' worst miss rate {tuning['task_miss_rate']:.2%} (limit "
+                 f"{tuning['max_task_miss_rate']:.2%}; {tuning['excluded']} of the finalists "
+                 "over it ranked last)")
     return line + "."
 
 

@@ -5,11 +5,14 @@ Sits between the platform section of a scenario (:mod:`testbed.sim.platform`, wh
 parses :class:`LatencyModel` as ``platform.latency``) and the processor
 (:mod:`testbed.sim.processor`), which charges each step's *drawn* latency against the
 budget trace while the policies see only its median (``Observation.work_s``). A step
-executing one stage graph with ``macs`` dense MACs, ``nodes`` operators and ``bytes`` of
-weights plus activations read and written takes, at full budget,
+executing one stage graph with ``kernel_macs`` MACs as the CPU kernels execute them (the
+dense MACs, plus the padding of convolutions that run in blocked kernels: channels in
+whole blocks of 16; ``padded: false``: the dense MACs only, for kernels that do not pad),
+``nodes`` operators and ``bytes`` of weights plus activations read
+and written takes, at full budget,
 
     launch_ms + (nodes * node_us + tensors * io_us) / 1000
-              + max(macs / (gmacs * 1e6), bytes / (gbps * 1e6)) + expand / (expand_gbps * 1e6)
+              + max(kernel_macs / (gmacs * 1e6), bytes / (gbps * 1e6)) + expand / (expand_gbps * 1e6)
               [+ a job's start cost on its first graph, see below]
 
 milliseconds (``tensors``: the graph's inputs and outputs, each bound and copied per
@@ -54,6 +57,12 @@ class StageGraph:
     nodes: int   # operators (Constant nodes excluded)
     expand: int = 0  # bytes of input patches its convolutions expand (im2col)
     io: int = 0      # graph inputs + outputs
+    kernel_macs: int = 0  # MACs as the CPU kernels execute them, padding included (0: macs)
+
+    @property
+    def compute_macs(self) -> int:
+        """The MACs the compute term charges: ``kernel_macs`` where counted, else ``macs``."""
+        return self.kernel_macs or self.macs
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,8 @@ class LatencyModel:
     job_start: tuple[JobStart, ...] | None = None  # start cost by idle gap (start_ms)
     scale: float = num(1.0, gt=0)        # platform ms per model ms
     scale_to_peak: bool = False          # scale = gmacs / platform.peak_gmacs
+    padded: bool = True                  # compute term on kernel MACs (blocked convolutions'
+                                         # channel padding); false: dense MACs
     variability: Variability = Variability()
 
     def check(self, fail) -> None:
@@ -118,7 +129,7 @@ def start_ms(model: LatencyModel, gap_s: float, peak_gmacs: float) -> float:
 
 def model_ms(model: LatencyModel, graph: StageGraph) -> float:
     """Median latency of one execution at full budget on the modelled host (unscaled)."""
-    compute = graph.macs / (model.gmacs * 1e6)
+    compute = (graph.compute_macs if model.padded else graph.macs) / (model.gmacs * 1e6)
     memory = graph.bytes / (model.gbps * 1e6) if model.gbps else 0.0
     expand = graph.expand / (model.expand_gbps * 1e6) if model.expand_gbps else 0.0
     fixed = model.launch_ms + (graph.nodes * model.node_us + graph.io * model.io_us) / 1e3

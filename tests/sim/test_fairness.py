@@ -57,6 +57,44 @@ def test_tuning_chooses_the_candidate_with_the_best_score(make_scenario):
     assert rec["score"] == pytest.approx(direct[best]) and rec["candidates"] == 4
 
 
+def test_on_a_task_set_tuning_never_buys_accuracy_with_the_other_tasks_deadlines(
+        make_scenario):
+    # The camera job outranks the ui thread: the toy static subnet 4 (18 ms at 0.5 GMAC/s)
+    # plus ui's 8 ms overruns ui's 25 ms deadline, subnet 3 (10.6 ms) does not. Alone the
+    # objective picks k=4; within the task miss limit the tuner must take k=3.
+    ui = {"name": "ui", "kind": "periodic", "period_ms": 25, "execution_ms": 8, "priority": 1}
+    top = dict(duration_s=2.0, budget={"kind": "tasks", "tasks": [ui]},
+               workload=[{"name": "camera", "kind": "periodic", "period_ms": 25,
+                          "deadline_ms": 25, "priority": 3}])
+    grid = {"name": "fixed", "tune": {"k": [1, 2, 3, 4]}}
+    free = make_scenario([("s", "static", grid)], tuning={"max_task_miss_rate": 1.0}, **top)
+    _, records = tune(free, tuning_seeds(2))
+    assert records["s"]["top"][0]["params"]["k"] == 4
+    assert records["s"]["task_miss_rate"] > 0.5
+    bound = make_scenario([("s", "static", grid)], **top)
+    tuned, records = tune(bound, tuning_seeds(2))
+    rec = records["s"]
+    assert tuned.systems[0].policy.k == 3
+    assert rec["task_miss_rate"] == 0.0 and rec["max_task_miss_rate"] == 0.001
+    assert rec["excluded"] == 1 and rec["top"][-1]["params"]["k"] == 4
+    kept = engine.simulate(tuned, seed=tuning_seeds(1)[0]).tasks["s"]["ui"]
+    assert kept["deadline_misses"] == 0 and kept["jobs"] == 80
+
+
+def test_the_report_says_what_the_task_miss_limit_did(make_scenario, tmp_path):
+    from testbed.api import write_report
+    ui = {"name": "ui", "kind": "periodic", "period_ms": 25, "execution_ms": 8, "priority": 1}
+    sc = make_scenario([("s", "static", {"name": "fixed", "tune": {"k": [3, 4]}})],
+                       duration_s=1.0, seeds=1, tuning={"seeds": 1},
+                       budget={"kind": "tasks", "tasks": [ui]},
+                       workload=[{"name": "camera", "kind": "periodic", "period_ms": 25,
+                                  "deadline_ms": 25, "priority": 3}])
+    write_report(sc, tmp_path / "out", jobs="none")
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert ("the other tasks' worst miss rate 0.00% (limit 0.10%; 1 of the finalists over "
+            "it ranked last)") in text
+
+
 def test_auto_expands_every_online_policy_that_fits_and_no_bound(make_scenario):
     sc = make_scenario([("slim", "slimmable", "auto"), ("sn", "steppingnet", "auto")])
     for spec in sc.systems:

@@ -328,3 +328,37 @@ def test_im2col_bytes_count_only_convolutions_run_as_im2col(channels, kernel, ex
     assert stats.expand == (channels * kernel * kernel * side * side * 4 if expands else 0)
     assert stats.macs == 4 * channels * kernel * kernel * side * side
     assert stats.io == 2 and stats.nodes == 1
+
+
+@pytest.mark.parametrize("c_in, c_out, kernel, kernel_macs_per_position", [
+    (3, 1, 5, 3 * 16 * 25),    # NCHW input, output padded to one block of 16
+    (3, 16, 3, 3 * 16 * 9),    # exact block: no padding
+    (24, 9, 3, 32 * 16 * 9),   # blocked input (multiple of 4) padded too
+    (18, 9, 3, 18 * 9 * 9),    # im2col (>= 16, not a multiple of 4): as counted
+    (8, 20, 1, 8 * 32 * 1),    # 1x1 in the blocked kernels: padded as well
+])
+def test_kernel_macs_count_the_channel_padding_of_blocked_convolutions(
+        c_in, c_out, kernel, kernel_macs_per_position):
+    """ONNX Runtime's blocked NCHWc kernels compute whole blocks of 16 output channels (and
+    of input channels once they come blocked): a stage adding one filter pays for 16."""
+    from testbed.calibrate.graphs import graph_stats
+    weight = np.zeros((c_out, c_in, kernel, kernel), np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"])], "conv",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c_in, 12, 12])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(weight, "w")])
+    stats = graph_stats(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    positions = (12 - kernel + 1) ** 2
+    assert stats.macs == c_in * c_out * kernel * kernel * positions
+    assert stats.kernel_macs == kernel_macs_per_position * positions
+    assert stats.compute_macs == stats.kernel_macs
+
+
+def test_padded_model_charges_kernel_macs_and_unpadded_the_dense_ones():
+    graph = StageGraph(macs=1_000_000, bytes=1, nodes=1, kernel_macs=3_000_000)
+    padded = LatencyModel(gmacs=1.0)
+    dense = LatencyModel(gmacs=1.0, padded=False)
+    assert model_ms(padded, graph) == pytest.approx(3.0)
+    assert model_ms(dense, graph) == pytest.approx(1.0)
+    assert model_ms(padded, StageGraph(macs=1_000_000, bytes=1, nodes=1)) == pytest.approx(1.0)
