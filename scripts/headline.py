@@ -3,7 +3,8 @@
     python scripts/headline.py [--reports reports] [--metric accuracy_at_deadline]
 
 Three markdown tables: the fluid-budget scenarios (the reference system's value and every
-other system's paired difference with its 95% interval; ≈ where the interval contains 0),
+other system's paired difference with its 95% interval; ≈ where the interval contains 0;
+plus the cost-model variants of :data:`VARIANTS`),
 the task-set scenarios (the same, plus each other task's worst response and its
 response-time-analysis bound), and the autonomous_brake deadline curve. README quotes them
 as printed, so that its figures come from a command anyone can rerun.
@@ -20,6 +21,12 @@ from testbed.report.metrics import interval
 
 FLUID = ["autonomous_brake", "drone_obstacle", "mobile_powersave", "thermal_throttle",
          "emergency_events", "faults"]
+VARIANTS = {  # report folder -> (label, the command that writes it)
+    "autonomous_brake-unpadded": (
+        "autonomous_brake, `padded: false`",
+        "testbed run scenarios/autonomous_brake.yaml --set platform.latency.padded=false "
+        "--out reports/autonomous_brake-unpadded"),
+}
 TASK_SETS = ["autonomous_brake_rt", "phone_ui_rt"]
 OTHERS = ["anywidth", "slimmable", "static"]
 BOUNDS = ["static@budget_oracle", "steppingnet@budget_oracle"]
@@ -62,19 +69,20 @@ def value(entry: dict, metric: str) -> str:
 
 def load(reports: Path, name: str) -> dict:
     path = reports / name / "metrics.json"
+    command = VARIANTS[name][1] if name in VARIANTS else f"testbed run scenarios/{name}.yaml"
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError) as e:
-        sys.exit(f"{path}: cannot read the report's metrics ({e}); run `testbed run "
-                 f"scenarios/{name}.yaml` first")
+        sys.exit(f"{path}: cannot read the report's metrics ({e}); run `{command}` first")
 
 
 def fluid_table(reports: Path, metric: str) -> list[str]:
     head = ["scenario", f"steppingnet: {metric} (hit)", *OTHERS, *(b.replace("@", ", ") for b in BOUNDS)]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for name in FLUID:
+    for name in FLUID + list(VARIANTS):
         s = load(reports, name)["systems"]
-        cells = [f"[{name}](reports/{name}/report.md)", value(s["steppingnet"], metric)]
+        label = VARIANTS[name][0] if name in VARIANTS else name
+        cells = [f"[{label}](reports/{name}/report.md)", value(s["steppingnet"], metric)]
         cells += [paired(s.get(o), metric) for o in OTHERS + BOUNDS]
         rows.append("| " + " | ".join(cells) + " |")
     return rows

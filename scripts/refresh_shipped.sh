@@ -53,6 +53,8 @@ for s in autonomous_brake mobile_powersave thermal_throttle emergency_events fau
 done
 testbed run scenarios/autonomous_brake.yaml --deadlines 10,15,20,25,30 \
     --out reports/autonomous_brake-deadlines
+testbed run scenarios/autonomous_brake.yaml --set platform.latency.padded=false \
+    --out reports/autonomous_brake-unpadded
 testbed sweep scenarios/sweeps/brake_deadlines.yaml
 testbed validate scenarios/host_validation.yaml --out reports/host_validation --data-root "$data"
 testbed validate scenarios/host_validation.yaml --mechanism dilation \

@@ -159,7 +159,8 @@ def tune(scenario, seeds: Sequence[int], *, quality_bar: float | None = None,
         ranked = [(first[i].merge(rest[i]) if i in rest else first[i], i) for i in pool]
         best = min(ranked, key=lambda r: _rank(r[0], limit, r[1]))
         chosen[system.name] = system.candidates[best[1]]
-        records[system.name] = _record(scenario, system, seeds, duration, ranked, best)
+        over = sum(1 for score in first.values() if score.miss_rate > limit)
+        records[system.name] = _record(scenario, system, seeds, duration, ranked, best, over)
         if progress:
             progress()
     systems = tuple(dataclasses.replace(s, policy=chosen.get(s.name, s.policy))
@@ -251,7 +252,9 @@ class _Objective:
             self.rows = []
 
 
-def _record(scenario, system, seeds, duration: float, ranked, best) -> dict:
+def _record(scenario, system, seeds, duration: float, ranked, best, over: int) -> dict:
+    """What tuning tried and chose; ``over``: candidates over the task miss limit on the
+    first tuning seed (where every candidate runs)."""
     limit = scenario.tuning.max_task_miss_rate
     top = sorted(ranked, key=lambda r: _rank(r[0], limit, r[1]))[:5]
     record = {"objective": scenario.objective, "seeds": list(seeds), "duration_s": duration,
@@ -262,5 +265,5 @@ def _record(scenario, system, seeds, duration: float, ranked, best) -> dict:
         record["task_miss_rate"] = best[0].miss_rate
         for row, (s, _) in zip(record["top"], top):
             row["task_miss_rate"] = s.miss_rate
-        record["excluded"] = sum(1 for s, _ in ranked if s.miss_rate > limit)
+        record["over_limit"] = over
     return record

@@ -237,8 +237,9 @@ def _tuning_line(name: str, info: Mapping, tuning: Mapping, objective: str) -> s
             f"{_compact(t.get('score'))}" for t in top[1:3])
     if "max_task_miss_rate" in tuning:
         line += (f"; the other tasks' worst miss rate {tuning['task_miss_rate']:.2%} (limit "
-                 f"{tuning['max_task_miss_rate']:.2%}; {tuning['excluded']} of the finalists "
-                 "over it ranked last)")
+                 f"{tuning['max_task_miss_rate']:.2%}; {tuning['over_limit']} of the "
+                 f"{tuning.get('candidates', '?')} candidates over it on the first tuning "
+                 "seed, ranked last)")
     return line + "."
 
 

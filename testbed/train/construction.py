@@ -28,8 +28,9 @@ points).
 Units are taken in ascending score order until the moved MACs just exceed the amount,
 skipping a unit that would take the subnet below its target by more than half the
 tolerance. Scores of different layers are put on one scale first (recipe
-``score_normalization``, default "rank": percentiles within the stage's units of each
-layer, see :func:`.importance.selection_scores`). A
+``score_normalization``, default "per_mac": importance per MAC the unit costs; "rank":
+percentiles within the stage's units of each layer; see
+:func:`.importance.selection_scores`). A
 moved unit loses its synapses into units of smaller subnets automatically (the synapse
 rule is derived from the steps, see :mod:`testbed.nets.nested`) and its pruned synapses
 are revived. MACs are measured with :mod:`testbed.cost`; the selection prices a unit by the live
