@@ -26,7 +26,7 @@ def transfer(scenario_path: Path, host: Path, reference: str) -> dict:
     from testbed.bundle import load_bundle
     from testbed.calibrate.graphs import bundle_graphs
     from testbed.scenario import load_scenario
-    from testbed.sim.latency import model_ms
+    from testbed.sim.latency import model_ms, step_ms
     from testbed.sim.platform import load_platform
 
     scenario = load_scenario(scenario_path)
@@ -35,15 +35,16 @@ def transfer(scenario_path: Path, host: Path, reference: str) -> dict:
                                     job_start=None, scale=1.0, scale_to_peak=False)
     ref = load_bundle(ROOT / reference)
     graph = bundle_graphs(ref)[-1]
-    target_ms = graph.macs / (scenario.platform.peak_gmacs * 1e6)
+    peak = scenario.platform.peak_gmacs
+    target_ms = graph.macs / (peak * 1e6)
     scale = target_ms / model_ms(data_only, graph)
     moved = dataclasses.replace(data_only, scale=round(scale, 2))
     steps = {}
     for spec in scenario.systems:
         name = spec.bundle.manifest.name
         if name not in steps:
-            steps[name] = [model_ms(moved, g) * moved.scale for g in bundle_graphs(spec.bundle)]
-    return {"scenario": str(scenario_path), "peak_gmacs": scenario.platform.peak_gmacs,
+            steps[name] = list(step_ms(moved, bundle_graphs(spec.bundle), peak))
+    return {"scenario": str(scenario_path), "peak_gmacs": peak,
             "reference": f"{reference} subnet {len(ref.manifest.stages)}: "
                          f"{graph.macs:,} dense MACs -> {target_ms:.2f} ms",
             "latency": {"gmacs": _sig(model.gmacs), "gbps": _sig(model.gbps),

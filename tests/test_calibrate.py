@@ -82,6 +82,7 @@ def test_calibrate_writes_a_usable_platform_and_its_report(tmp_path, capsys):
     assert [p.gap_ms for p in platform.latency.job_start] == [1.0, 2.0, 4.0, 8.0]
     assert all(len(p["bundles"][BUNDLE.name]) == 3 for p in measured)
     assert platform.peak_gmacs == platform.latency.gmacs > 0
+    assert platform.latency.padded is True and "padded: true" in text  # fitted on kernel MACs
     samples = json.loads((out.parent / "host_samples.json").read_text())
     stages = samples["bundles"][BUNDLE.name]
     assert len(stages) == 4 and all(len(s["ratios"]) == 5 for s in stages)
@@ -89,7 +90,8 @@ def test_calibrate_writes_a_usable_platform_and_its_report(tmp_path, capsys):
     assert [s["index"] for s in cal["stages"]] == [1, 2, 3, 4]
     for row in cal["stages"] + cal["subnets"]:
         assert row["bundle"] == BUNDLE.name and row["predicted_ms"] > 0 < row["measured_ms"]
-        assert row["samples"] == 5
+        assert row["samples"] == 5 and row["kernel_macs"] >= row["macs"]
+    assert any(r["kernel_macs"] > r["macs"] for r in cal["stages"])  # stages that pad
     assert {r["kind"] for r in cal["subnets"]} == {"monolithic", "chained"}
     assert 0 <= cal["errors"]["stage"]["median"] <= cal["errors"]["stage"]["worst"]
     assert cal["host"]["core"] in before and "loadavg_before" in cal["host"]
@@ -148,3 +150,16 @@ def test_bad_calibrate_arguments_end_in_one_line(tmp_path, capsys, args, message
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
     assert not (tmp_path / "p.yaml").exists()
+
+
+def test_the_simple_model_ships_dense_macs(tmp_path):
+    """--simple fits launch + max(dense MACs, memory); its platform file says `padded:
+    false`, so the simulator charges dense MACs as the fit did."""
+    pytest.importorskip("onnxruntime")
+    out = tmp_path / "platforms" / "host.yaml"
+    assert main(["calibrate", str(BUNDLE), "--out", str(out), "--report", str(tmp_path / "r"),
+                 "--warmup", "1", "--repeats", "3", "--quiet", "--simple"]) == 0
+    platform = load_platform({"file": "platforms/host.yaml"}, tmp_path / "s.yaml", "latency")
+    assert platform.latency.padded is False and "padded: false" in out.read_text()
+    cal = json.loads((tmp_path / "r" / "calibration.json").read_text())
+    assert cal["model"]["padded"] is False and cal["simple_model"]["padded"] is False

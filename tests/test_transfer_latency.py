@@ -1,6 +1,7 @@
 """scripts/transfer_latency.py: the host's calibrated model moved to a scenario's platform."""
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,6 @@ def test_the_reference_subnet_takes_its_dense_macs_at_the_scenario_peak(tmp_path
     out = load().transfer(ROOT / "scenarios/autonomous_brake.yaml",
                           ROOT / "scenarios/platforms/host.yaml",
                           "models/lenet3c1l-cifar10-static")
-    import json
     macs = json.loads((ROOT / "models/lenet3c1l-cifar10-static/manifest.json").read_text()
                       )["stages"][-1]["macs_dense"]
     static = out["step_ms"]["lenet3c1l-cifar10-static"]

@@ -78,7 +78,7 @@ def graph_stats(model, macs: int | None = None) -> StageGraph:
     dims = _dims(graph)
     convs = [c for c in (_conv(n, dims) for n in nodes if n.op_type == "Conv") if c]
     expand = sum(c.patch_bytes for c in convs)
-    padding = sum(c.padded_macs - c.macs for c in convs)
+    padding = sum(c.padding_macs for c in convs)
     io = sum(1 for i in graph.input if i.name not in weights) + len(graph.output)
     return StageGraph(int(macs), int(moved), len(nodes), int(expand), io,
                       kernel_macs=int(macs) + int(padding))
@@ -104,18 +104,15 @@ class _Conv:
         return channels < NCHWC_BLOCK or channels % NCHWC_ALIGN == 0
 
     @property
-    def macs(self) -> int:
-        return self.c_in * self.c_out * self.kernel * self.positions
-
-    @property
-    def padded_macs(self) -> int:
-        """MACs as the kernels execute them: a blocked single-group Conv computes whole
-        blocks of output channels, and of input channels once they come blocked (16 or
-        more); anything else as counted."""
+    def padding_macs(self) -> int:
+        """MACs the kernels execute beyond the dense count (which onnx_macs makes): a
+        blocked single-group Conv computes whole blocks of output channels, and of input
+        channels once they come blocked (16 or more); anything else pads nothing."""
         if not self.blocked or self.groups != 1:
-            return self.macs
+            return 0
         c_in = self.c_in if self.c_in < NCHWC_BLOCK else _round_up(self.c_in, NCHWC_BLOCK)
-        return c_in * _round_up(self.c_out, NCHWC_BLOCK) * self.kernel * self.positions
+        padded = c_in * _round_up(self.c_out, NCHWC_BLOCK)
+        return (padded - self.c_in * self.c_out) * self.kernel * self.positions
 
     @property
     def patch_bytes(self) -> int:
