@@ -49,6 +49,7 @@ def transfer(scenario_path: Path, host: Path, reference: str) -> dict:
                          f"{graph.macs:,} dense MACs -> {target_ms:.2f} ms",
             "latency": {"gmacs": _sig(model.gmacs), "gbps": _sig(model.gbps),
                         "expand_gbps": _sig(model.expand_gbps), "padded": model.padded,
+                        "block": model.block,
                         "scale": round(scale, 2)},
             "step_ms": steps}
 

@@ -83,6 +83,11 @@ def test_calibrate_writes_a_usable_platform_and_its_report(tmp_path, capsys):
     assert all(len(p["bundles"][BUNDLE.name]) == 3 for p in measured)
     assert platform.peak_gmacs == platform.latency.gmacs > 0
     assert platform.latency.padded is True and "padded: true" in text  # fitted on kernel MACs
+    cal = json.loads((tmp_path / "r" / "calibration.json").read_text())
+    # the channel block the fit chose is the file's, from the two it tried
+    assert platform.latency.block == cal["model"]["block"] == min(
+        cal["blocks"], key=lambda b: b["median_error"])["block"]
+    assert f"block: {platform.latency.block}" in text and len(cal["blocks"]) == 2
     samples = json.loads((out.parent / "host_samples.json").read_text())
     stages = samples["bundles"][BUNDLE.name]
     assert len(stages) == 4 and all(len(s["ratios"]) == 5 for s in stages)
@@ -163,3 +168,52 @@ def test_the_simple_model_ships_dense_macs(tmp_path):
     assert platform.latency.padded is False and "padded: false" in out.read_text()
     cal = json.loads((tmp_path / "r" / "calibration.json").read_text())
     assert cal["model"]["padded"] is False and cal["simple_model"]["padded"] is False
+
+
+def test_bundles_are_timed_in_turns_of_a_few_rounds_each(monkeypatch):
+    """A slow spell of the host lasts tens of ms: every bundle takes turns of BLOCK rounds
+    (after one untimed round), so a spell falls on all of them, not on one bundle's block
+    of a thousand rounds; each bundle still runs its own graphs back to back."""
+    from testbed.calibrate import measure
+    calls = []
+
+    def fake(path):
+        graphs = [measure.Graph(path, "stage", k, ()) for k in (1, 2)]
+        fns = [lambda k=k: calls.append((path, k)) for k in (1, 2)]
+        return measure.Prepared(graphs, fns, fns[0], lambda: None)
+
+    monkeypatch.setattr(measure, "prepare", fake)
+    monkeypatch.setattr(measure, "GAPS_MS", ())
+    graphs = measure.graphs_timed(["a", "b"], warmup=2, repeats=25, progress=None)
+    assert [len(g.samples_ms) for g in graphs] == [25] * 4
+    order = [p for p, k in calls if k == 1]
+    turns = [order[0]]
+    for p in order[1:]:
+        if p != turns[-1]:
+            turns.append(p)
+    assert turns == ["a", "b"] + ["a", "b"] * 3   # warm-up, then three turns each
+    # warm-up 2, then turns of 1 untimed + 10, 10, 5 timed rounds
+    assert len(order) == 2 * (2 + 11 + 11 + 6)
+
+
+@pytest.mark.parametrize("truth", [8, 16])
+def test_calibration_picks_the_channel_block_that_explains_the_timings(truth):
+    """Graphs timed on a host whose kernels pad channels to blocks of ``truth``: the fit
+    with that block explains them, the other does not, and calibration keeps it."""
+    from testbed.calibrate.measure import Graph
+    from testbed.calibrate.run import _block_errors, at_block
+    from testbed.sim.latency import StageGraph
+    rng = np.random.default_rng(3)
+    graphs = []
+    for i in range(30):
+        macs = int(rng.uniform(1e5, 5e6))
+        pad = {8: int(rng.uniform(0, 2e6)), 16: int(rng.uniform(0, 6e6))}
+        part = StageGraph(macs, 1000, 10, 0, 2, blocks=tuple(
+            (b, macs + pad[b], 0) for b in (8, 16))).at_block(16)
+        ms = 0.01 + (macs + pad[truth]) / 40e6
+        graphs.append(Graph("b", "stage", i, (part,), list(ms * rng.normal(1, 0.01, 9))))
+    errors = _block_errors(graphs)
+    assert min(errors, key=errors.get) == truth
+    assert errors[truth] < 0.02 < errors[24 - truth]
+    assert at_block(graphs, truth)[0].parts[0].kernel_macs == \
+        graphs[0].parts[0].at_block(truth).kernel_macs

@@ -1,15 +1,17 @@
 """What a stage graph executes, counted from its ONNX file: dense MACs
 (:func:`testbed.export.onnx_macs.count_macs`), the MACs ONNX Runtime's CPU kernels execute
 (``kernel_macs``: a Conv that runs in the blocked NCHWc kernels computes its output
-channels, and its input channels from 16 on, in whole blocks of 16, so a stage adding 9
-filters pays for 16; measured for issue 19, ``python scripts/profile_ops.py``), bytes
+channels, and its input channels from one block on, in whole blocks, so a stage adding 9
+filters pays for 16; measured for issue 19, ``python scripts/profile_ops.py``; the block
+is the vector width, 16 floats with AVX-512 and 8 with AVX2, so every graph is counted
+for both and the latency model's ``block`` picks one), bytes
 moved (every initializer read once, plus every non-initializer tensor each operator reads
 and writes, sized by ONNX shape inference with the batch dimension 1), operators
 (Constant nodes excluded: ONNX Runtime folds them), inputs and outputs (initializers
 excluded) and the bytes of input patches its convolutions expand (im2col: ``C_in × kh ×
 kw × H_out × W_out`` floats per Conv whose kernel is larger than 1×1 and that does not
 run in the blocked kernels). Which Conv runs where (ONNX Runtime's CPU provider, one
-group): blocked when ``C_in < 16`` or ``C_in`` is a multiple of 4, else im2col + matrix
+group): blocked when ``C_in`` is under one block or a multiple of 4, else im2col + matrix
 product (measured for issue 18, reports/bench/stage_format.json). Read by
 :mod:`testbed.scenario` for ``cost_model: latency`` (the simulator itself never imports
 onnx) and by ``testbed calibrate``. Memoised per stage file and checksum, so loading a
@@ -18,6 +20,7 @@ scenario twice reads each graph once.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,15 +79,19 @@ def graph_stats(model, macs: int | None = None) -> StageGraph:
         from ..export.onnx_macs import count_macs
         macs = count_macs(model)
     dims = _dims(graph)
-    convs = [c for c in (_conv(n, dims) for n in nodes if n.op_type == "Conv") if c]
-    expand = sum(c.patch_bytes for c in convs)
-    padding = sum(c.padding_macs for c in convs)
+    shapes = [c for c in (_conv(n, dims) for n in nodes if n.op_type == "Conv") if c]
+    blocks = []
+    for block in NCHWC_BLOCKS:
+        convs = [dataclasses.replace(c, block=block) for c in shapes]
+        blocks.append((block, int(macs) + sum(c.padding_macs for c in convs),
+                       sum(c.patch_bytes for c in convs)))
     io = sum(1 for i in graph.input if i.name not in weights) + len(graph.output)
-    return StageGraph(int(macs), int(moved), len(nodes), int(expand), io,
-                      kernel_macs=int(macs) + int(padding))
+    return StageGraph(int(macs), int(moved), len(nodes), 0, io,
+                      blocks=tuple(blocks)).at_block(NCHWC_BLOCK)
 
 
 NCHWC_BLOCK, NCHWC_ALIGN = 16, 4  # ONNX Runtime CPU: blocked kernels below / at multiples
+NCHWC_BLOCKS = (8, 16)  # the block is the vector width: 8 floats (AVX2), 16 (AVX-512)
 
 
 @dataclass(frozen=True)
@@ -96,22 +103,23 @@ class _Conv:
     kernel: int
     positions: int
     groups: int
+    block: int = NCHWC_BLOCK  # the kernels' channel block on this host
 
     @property
     def blocked(self) -> bool:
         """Runs in ONNX Runtime's blocked NCHWc kernels (else im2col + matrix product)."""
         channels = self.c_in * self.groups
-        return channels < NCHWC_BLOCK or channels % NCHWC_ALIGN == 0
+        return channels < self.block or channels % NCHWC_ALIGN == 0
 
     @property
     def padding_macs(self) -> int:
         """MACs the kernels execute beyond the dense count (which onnx_macs makes): a
         blocked single-group Conv computes whole blocks of output channels, and of input
-        channels once they come blocked (16 or more); anything else pads nothing."""
+        channels once they come blocked (a block or more); anything else pads nothing."""
         if not self.blocked or self.groups != 1:
             return 0
-        c_in = self.c_in if self.c_in < NCHWC_BLOCK else _round_up(self.c_in, NCHWC_BLOCK)
-        padded = c_in * _round_up(self.c_out, NCHWC_BLOCK)
+        c_in = self.c_in if self.c_in < self.block else _round_up(self.c_in, self.block)
+        padded = c_in * _round_up(self.c_out, self.block)
         return (padded - self.c_in * self.c_out) * self.kernel * self.positions
 
     @property

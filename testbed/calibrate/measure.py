@@ -1,12 +1,13 @@
 """Timing every graph of a bundle for ``testbed calibrate`` (ONNX Runtime, one thread).
 
-Per bundle: each stage as deployed (stage k on the outputs of stages 1..k-1), each
+For every bundle: each stage as deployed (stage k on the outputs of stages 1..k-1), each
 monolithic subnet (a non-incremental bundle's stages are its subnets; an incremental
 one's dense subnet-k graph is rebuilt from its stages, :func:`testbed.export.stages.
 build_monolithic`, where the stage format allows it) and, for incremental bundles, each
-chained subnet (stages 1..k back to back). All are timed interleaved, repeat by repeat,
-after warm-up rounds, so that drift on a shared host hits them alike, and every sample is
-kept. Then stage 1 once more, as the first step of jobs that start after an idle gap
+chained subnet (stages 1..k back to back). A bundle's graphs are timed interleaved, round
+by round, after warm-up rounds, and the bundles take turns of a few rounds each
+(:func:`graphs_timed`), so that drift and slow spells of a shared host hit them all alike;
+every sample is kept. Then stage 1 once more, as the first step of jobs that start after an idle gap
 (kind "paced", one graph per gap of :data:`GAPS_MS`): what a job's start costs beyond
 back-to-back runs. The caller pins the process to one core (:func:`pin`).
 """
@@ -50,9 +51,18 @@ def pin(core: int | None) -> int:
     return core
 
 
-def bundle_graphs_timed(path, warmup: int, repeats: int, progress=None) -> list[Graph]:
-    """Every graph of the bundle at ``path``, timed (``progress``: a tqdm-like bar,
-    advanced once per round)."""
+@dataclass
+class Prepared:
+    """One bundle ready to time: its graphs, the function that runs each (same order),
+    and stage 1 and the rest of a job for the paced runs."""
+    graphs: list[Graph]
+    fns: list
+    first: object
+    rest: object
+
+
+def prepare(path) -> Prepared:
+    """Every graph of the bundle at ``path``, with sessions built and inputs ready."""
     from ..export.runtime import Chain, make_session
     from ..export.validate import load_stage_models
     from .graphs import graph_stats
@@ -75,35 +85,69 @@ def bundle_graphs_timed(path, warmup: int, repeats: int, progress=None) -> list[
         for k in range(1, len(models) + 1):
             graphs.append(Graph(man.name, "chained", k, tuple(stats[:k])))
             fns.append(lambda k=k: chain.run(x, upto=k))
-    for times in _rounds(fns, warmup, repeats, progress):
-        for graph, t in zip(graphs, times):
-            graph.samples_ms.append(t * 1e3)
     rest = (lambda: chain.run(x, upto=len(models))) if man.incremental else (lambda: None)
+    return Prepared(graphs, fns, fns[0], rest)
+
+
+def graphs_timed(paths, warmup: int, repeats: int, progress=None) -> list[Graph]:
+    """Every graph of every bundle at ``paths``, timed. Within a bundle, round by round
+    (every graph once per round, as before); across bundles, in turns of :data:`BLOCK`
+    rounds, each turn after one untimed round, so that slow spells of a shared host (tens
+    of milliseconds) fall on every bundle alike while each bundle's graphs still run
+    with its own weights in cache, as in a run of one system. Then each bundle's paced
+    stage 1, one job per bundle in turn at each gap. ``progress``: a tqdm-like bar,
+    advanced once per round of every bundle."""
+    prepared = [prepare(p) for p in paths]
+    for p in prepared:
+        for _ in _rounds(p.fns, warmup, 0, None):
+            pass
+    done = 0
+    while done < repeats:
+        n = min(BLOCK, repeats - done)
+        for p in prepared:
+            for times in _rounds(p.fns, 1, n, None):
+                for graph, t in zip(p.graphs, times):
+                    graph.samples_ms.append(t * 1e3)
+        done += n
+        if progress is not None:
+            progress.update(n)
+    graphs = [g for p in prepared for g in p.graphs]
     for gap in GAPS_MS:
-        graphs.append(Graph(man.name, "paced", 1, (stats[0],), gap_ms=gap, samples_ms=[
-            t * 1e3 for t in _paced(fns[0], rest, gap, min(repeats, PACED_REPEATS))]))
+        paced = [Graph(p.graphs[0].bundle, "paced", 1, p.graphs[0].parts, gap_ms=gap)
+                 for p in prepared]
+        for _ in range(min(repeats, PACED_REPEATS)):
+            for graph, p in zip(paced, prepared):
+                graph.samples_ms.append(_paced_job(p.first, p.rest, gap) * 1e3)
+        graphs += paced
     return graphs
+
+
+BLOCK = 10  # rounds of one bundle per turn (a few ms to tens of ms)
+
+
+def bundle_graphs_timed(path, warmup: int, repeats: int, progress=None) -> list[Graph]:
+    """:func:`graphs_timed` on one bundle."""
+    return graphs_timed([path], warmup, repeats, progress)
 
 
 GAPS_MS = (1.0, 2.0, 4.0, 8.0)  # idle gaps before paced jobs (the job_start table's points)
 PACED_REPEATS = 300             # paced jobs per gap, at most
 
 
-def _paced(first, rest, gap_ms: float, repeats: int) -> list[float]:
-    """Seconds of ``first`` (stage 1) in jobs that each start ``gap_ms`` after the
-    previous one ended, the core spinning in between as ``testbed validate``'s executor
-    does, each job running the rest of the bundle after its timed stage 1 (``rest``).
-    Compared with stage 1 back to back it gives the latency model's ``job_start``."""
-    clock, out = time.perf_counter, []
-    for _ in range(repeats):
-        until = clock() + gap_ms / 1e3
-        while clock() < until:
-            pass
-        start = clock()
-        first()
-        out.append(clock() - start)
-        rest()
-    return out
+def _paced_job(first, rest, gap_ms: float) -> float:
+    """Seconds of ``first`` (stage 1) in a job that starts ``gap_ms`` after the previous
+    one ended, the core spinning in between as ``testbed validate``'s executor does; the
+    job then runs the rest of the bundle (``rest``), untimed. Compared with stage 1 back
+    to back it gives the latency model's ``job_start``."""
+    clock = time.perf_counter
+    until = clock() + gap_ms / 1e3
+    while clock() < until:
+        pass
+    start = clock()
+    first()
+    took = clock() - start
+    rest()
+    return took
 
 
 def _monolithic(models, label: str) -> list:

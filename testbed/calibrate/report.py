@@ -36,7 +36,8 @@ def write_platform(result: dict, out: Path, samples_name: str) -> None:
         "# step ms at budget 1 = launch_ms + (nodes * node_us + tensors * io_us) / 1000",
         "#     + max(macs / (gmacs * 1e6), bytes / (gbps * 1e6))",
         "#     (padded: true: macs as the kernels execute them, blocked convolutions'",
-        "#      channels in whole blocks of 16; false: dense macs)",
+        f"#      channels in whole blocks of `block` = {m.get('block', 16)}, the fit's choice"
+        " of 8 (AVX2) or 16 (AVX-512); false: dense macs)",
         "#     + im2col_bytes / (expand_gbps * 1e6)",
         "#     [+ job_start on a job's first graph, by the idle gap before the job:",
         "#      stage 1 after that gap minus back to back, median over bundles]",
@@ -50,6 +51,7 @@ def write_platform(result: dict, out: Path, samples_name: str) -> None:
         f"  node_us: {_num(m['node_us'])}",
         f"  io_us: {_num(m['io_us'])}",
         f"  padded: {'true' if m['padded'] else 'false'}",
+        f"  block: {m.get('block', 16)}",
     ]
     if m["gbps"]:
         lines.append(f"  gbps: {_num(m['gbps'])}")
@@ -100,6 +102,7 @@ def _markdown(r: dict) -> str:
            _model_row("shipped", m, r["errors"]),
            _model_row("launch + max(compute, memory) only", s, r["simple_errors"]), "",
            _held_out_line(r.get("held_out")), "",
+           _block_line(r.get("blocks"), m.get("block", 16)), "",
            _job_start_line(r["job_start"]), "",
            "## Predicted vs measured", "", "![predicted vs measured](predicted_vs_measured.png)",
            "", "| bundle | graph | k | nodes | MACs | kernel MACs | bytes | im2col bytes "
@@ -114,6 +117,15 @@ def _markdown(r: dict) -> str:
                    f"{row['error']:+.1%} |")
     out += ["", "## What it leaves out", "", LEAVES_OUT, ""]
     return "\n".join(out)
+
+
+def _block_line(blocks: list[dict] | None, chosen: int) -> str:
+    if not blocks:
+        return f"Channel block of the blocked convolution kernels: {chosen} (not fitted)."
+    each = ", ".join(f"{b['block']}: {b['median_error']:.1%}" for b in blocks)
+    return (f"Channel block of the blocked convolution kernels (`block`, the vector width: "
+            f"8 floats with AVX2, 16 with AVX-512): **{chosen}**, the one whose fit explains "
+            f"the fitted graphs best (median error by block: {each}).")
 
 
 def _job_start_line(points: list[dict]) -> str:

@@ -13,6 +13,7 @@ the sum of its stages' predictions) and write
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import os
@@ -25,7 +26,8 @@ import numpy as np
 
 from ..errors import TestbedError
 from .fit import Fit, fit_latency
-from .measure import Graph, bundle_graphs_timed, pin
+from .graphs import NCHWC_BLOCK, NCHWC_BLOCKS
+from .measure import Graph, graphs_timed, pin
 
 RATIO_POINTS = 1001  # pooled samples kept as this many quantiles
 FITTED = ("stage", "monolithic")  # graph kinds the model is fitted on
@@ -34,7 +36,7 @@ FITTED = ("stage", "monolithic")  # graph kinds the model is fitted on
 def job_start(graphs: list[Graph]) -> list[dict]:
     """The latency model's ``job_start`` table: for each idle gap, per bundle, stage 1's
     median as the first step of jobs after that gap (kind "paced",
-    :func:`.measure._paced`) minus its median back to back; each point takes the median
+    :func:`.measure._paced_job`) minus its median back to back; each point takes the median
     over bundles (never below 0, nor below the point of a shorter gap)."""
     points, floor = [], 0.0
     for gap in sorted({g.gap_ms for g in graphs if g.kind == "paced"}):
@@ -75,11 +77,9 @@ def calibrate(bundles: list, out: Path, report_dir: Path | None = None, *, core=
 def _measure_all(bundles: list, warmup: int, repeats: int, progress: bool) -> list[Graph]:
     from tqdm import tqdm
     graphs: list[Graph] = []
-    with tqdm(total=len(bundles) * (warmup + repeats), desc="calibrate", unit="round",
-              disable=not progress, file=sys.stderr) as bar:
-        for path in bundles:
-            bar.set_postfix_str(Path(path).name)
-            graphs += bundle_graphs_timed(path, warmup, repeats, bar)
+    with tqdm(total=warmup + repeats, desc="calibrate (bundles in turns)",
+              unit="round", disable=not progress, file=sys.stderr) as bar:
+        graphs += graphs_timed(bundles, warmup, repeats, bar)
     return graphs
 
 
@@ -88,6 +88,9 @@ def _result(graphs: list[Graph], full: bool, core: int, load: list[float],
     """``full``: the shipped model (per-operator, input/output and im2col terms, MACs as
     the kernels execute them), else the simple one (launch + max(dense MACs, memory)),
     which is always fitted for comparison."""
+    blocks = _block_errors(graphs) if full else {}
+    block = min(blocks, key=blocks.get) if blocks else NCHWC_BLOCK
+    graphs = at_block(graphs, block)
     fitted = [g for g in graphs if g.kind in FITTED]
     fit = _fit(fitted, full)
     simple = _fit(fitted, False)
@@ -95,10 +98,11 @@ def _result(graphs: list[Graph], full: bool, core: int, load: list[float],
     start = job_start(graphs)
     return {"host": _host(core, load), "date": _now(), "command": command or _command(),
             "warmup": warmup, "repeats": repeats,
-            "model": {**_model(fit), "padded": full,
+            "model": {**_model(fit), "padded": full, "block": block,
                       "job_start": [{"gap_ms": p["gap_ms"], "us": p["us"]} for p in start]},
             "job_start": start,
-            "simple_model": {**_model(simple), "padded": False},
+            "blocks": [{"block": b, "median_error": e} for b, e in blocks.items()],
+            "simple_model": {**_model(simple), "padded": False, "block": block},
             "errors": {kind: _errors([r for r in rows if r["kind"] == kind])
                        for kind in ("stage", "monolithic", "chained")},
             "simple_errors": {kind: _errors([r for r in rows if r["kind"] == kind], "simple_")
@@ -106,6 +110,27 @@ def _result(graphs: list[Graph], full: bool, core: int, load: list[float],
             "held_out": _held_out(graphs, full),
             "stages": [r for r in rows if r["kind"] == "stage"],
             "subnets": [r for r in rows if r["kind"] != "stage"]}
+
+
+def at_block(graphs: list[Graph], block: int) -> list[Graph]:
+    """``graphs`` as kernels with a channel block of ``block`` execute them (the same
+    samples)."""
+    return [dataclasses.replace(g, parts=tuple(p.at_block(block) for p in g.parts))
+            for g in graphs]
+
+
+def _block_errors(graphs: list[Graph]) -> dict[int, float]:
+    """Per channel block the kernels may use (:data:`NCHWC_BLOCKS`): the shipped model's
+    median error over the fitted graphs when fitted with that block. ONNX Runtime's block
+    is the vector width, which the host's instruction set decides (8 floats with AVX2, 16
+    with AVX-512); the fit that explains the measurements best tells which this host has."""
+    out = {}
+    for block in NCHWC_BLOCKS:
+        fitted = [g for g in at_block(graphs, block) if g.kind in FITTED]
+        fit = _fit(fitted, True)
+        out[block] = float(np.median([abs(_predict(g, fit, True) / g.median_ms - 1)
+                                      for g in fitted]))
+    return out
 
 
 def _fit(graphs: list[Graph], full: bool) -> Fit:

@@ -7,7 +7,8 @@ parses :class:`LatencyModel` as ``platform.latency``) and the processor
 budget trace while the policies see only its median (``Observation.work_s``). A step
 executing one stage graph with ``kernel_macs`` MACs as the CPU kernels execute them (the
 dense MACs, plus the padding of convolutions that run in blocked kernels: channels in
-whole blocks of 16; ``padded: false``: the dense MACs only, for kernels that do not pad),
+whole blocks of ``block``, 16 with AVX-512 and 8 with AVX2, which calibration picks by
+fit; ``padded: false``: the dense MACs only, for kernels that do not pad),
 ``nodes`` operators and ``bytes`` of weights plus activations read
 and written takes, at full budget,
 
@@ -36,7 +37,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Literal
 
@@ -45,6 +46,8 @@ import numpy as np
 from ..errors import ConfigError
 from .params import num
 from .seeds import component_rng
+
+BLOCKS = (8, 16)  # channel blocks of ONNX Runtime's NCHWc kernels (AVX2, AVX-512)
 
 BLOCK = 1024  # jobs whose multipliers are drawn at once, per step
 
@@ -58,11 +61,23 @@ class StageGraph:
     expand: int = 0  # bytes of input patches its convolutions expand (im2col)
     io: int = 0      # graph inputs + outputs
     kernel_macs: int = 0  # MACs as the CPU kernels execute them, padding included (0: macs)
+    blocks: tuple[tuple[int, int, int], ...] = ()  # (channel block, kernel_macs, expand)
+    #   per block size the kernels may use; kernel_macs and expand hold one of them
 
     @property
     def compute_macs(self) -> int:
         """The MACs the compute term charges: ``kernel_macs`` where counted, else ``macs``."""
         return self.kernel_macs or self.macs
+
+    def at_block(self, block: int) -> "StageGraph":
+        """This graph as kernels with a channel block of ``block`` execute it (itself
+        where it was not counted for that block)."""
+        for b, kernel_macs, expand in self.blocks:
+            if b == block:
+                if (kernel_macs, expand) == (self.kernel_macs, self.expand):
+                    return self
+                return replace(self, kernel_macs=kernel_macs, expand=expand)
+        return self
 
 
 @dataclass(frozen=True)
@@ -103,6 +118,8 @@ class LatencyModel:
     scale_to_peak: bool = False          # scale = gmacs / platform.peak_gmacs
     padded: bool = True                  # compute term on kernel MACs (blocked convolutions'
                                          # channel padding); false: dense MACs
+    block: int = 16                      # the blocked kernels' channel block: 16 (AVX-512)
+                                         # or 8 (AVX2), as calibration found it
     variability: Variability = Variability()
 
     def check(self, fail) -> None:
@@ -111,6 +128,8 @@ class LatencyModel:
         gaps = [p.gap_ms for p in self.job_start or ()]
         if any(b <= a for a, b in zip(gaps, gaps[1:])):
             fail("job_start", "points in increasing gap_ms order", gaps)
+        if self.block not in BLOCKS:
+            fail("block", f"one of {', '.join(map(str, BLOCKS))}", self.block)
 
     def scale_for(self, peak_gmacs: float) -> float:
         """Platform ms per model ms on a platform of ``peak_gmacs``."""
@@ -129,6 +148,7 @@ def start_ms(model: LatencyModel, gap_s: float, peak_gmacs: float) -> float:
 
 def model_ms(model: LatencyModel, graph: StageGraph) -> float:
     """Median latency of one execution at full budget on the modelled host (unscaled)."""
+    graph = graph.at_block(model.block)
     compute = (graph.compute_macs if model.padded else graph.macs) / (model.gmacs * 1e6)
     memory = graph.bytes / (model.gbps * 1e6) if model.gbps else 0.0
     expand = graph.expand / (model.expand_gbps * 1e6) if model.expand_gbps else 0.0

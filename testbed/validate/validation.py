@@ -9,7 +9,10 @@ system's jobs, so that the executor really gets the share the trace says, and th
 is simulated on what the co-runner imposes at its own resolution (each period's spin, then
 the rest of the period; the trace's coarser rows are kept as the fluid simulation), and
 again at the host's speed measured just before and after its real run (every graph that
-much slower: :func:`scaled_trace`), which tells a slow hour from a wrong model. The
+much slower: :func:`~testbed.validate.speed.scaled_trace`), which tells a slow hour
+from a wrong model, and at the speed the run's own steps showed, window by window
+(:func:`~testbed.validate.speed.tracked_speed`), which tells a host whose speed changes
+within the run from a wrong model. The
 executor is an ordinary process: at real-time priority, it and the co-runner together can
 exhaust the kernel's real-time cap (``sched_rt_runtime_us``), which then freezes both for
 tens of milliseconds. Systems
@@ -34,6 +37,7 @@ from . import compare
 from .corunner import PERIOD_S, CoRunner, imposed
 from .executor import OrtSteps, RealProcessor, StepSample
 from .mechanism import DilatedClock, Mechanism, WallClock, choose, detect_fifo
+from .speed import probe, scaled_trace, spells, tracked_speed, tracked_trace
 
 CHECK_BUDGET = 0.5   # the co-runner check's constant budget
 RIG_ROUNDS = 3       # co-runner checks after the first measurement, at most
@@ -55,6 +59,8 @@ class SystemRun:
     repeat: int = 1             # which of the validation's repeats (1-based)
     host_speed: dict | None = None  # jobs alone just before and just after, against the model
     scaled: list[JobRecord] | None = None  # the simulation at the measured host speed
+    tracked_speed: dict | None = None  # the host's speed through the run (speed.spells)
+    tracked: list[JobRecord] | None = None  # the simulation at that speed, window by window
 
 
 @dataclass
@@ -73,6 +79,7 @@ class Validation:
     check: dict | None = None    # the first system's co-runner calibration
     overhead_s: float | None = None  # each co-runner spin's shortening (None: measure it
     #                                  on each system's jobs, calibrate_corunner)
+    probe: dict = field(default_factory=dict)  # the core's steadiness before/after the runs
 
     def by_system(self) -> dict[str, list[SystemRun]]:
         """Every system's runs, one per repeat, in scenario order."""
@@ -94,14 +101,16 @@ class Validation:
                              "host_speed": (f.get("host_speed") or {}).get("ratio"),
                              "host_speed_before": (f.get("host_speed") or {}).get("before"),
                              "host_speed_after": (f.get("host_speed") or {}).get("after"),
-                             "scaled": _brief_scaled(f.get("scaled"))}
+                             "scaled": _brief_scaled(f.get("scaled")),
+                             "tracked": _brief_scaled(f.get("tracked"))}
                             for f in each]
             x["met_repeat"] = x["met"]
             x["met_repeats"] = sum(f["met"] for f in each)
             x["met"] = 2 * x["met_repeats"] > len(each)
-            if all(f.get("scaled") for f in each):
-                x["met_scaled_repeats"] = sum(f["scaled"]["met"] for f in each)
-                x["met_scaled"] = 2 * x["met_scaled_repeats"] > len(each)
+            for kind in ("scaled", "tracked"):
+                if all(f.get(kind) for f in each):
+                    x[f"met_{kind}_repeats"] = sum(f[kind]["met"] for f in each)
+                    x[f"met_{kind}"] = 2 * x[f"met_{kind}_repeats"] > len(each)
             out[name] = x
         return out
 
@@ -129,6 +138,11 @@ def _figures(run: SystemRun) -> dict:
         x["scaled"] = {"speed": run.host_speed["ratio"], "sim": scaled["sim"],
                        "difference": scaled["difference"], "agreement": scaled["agreement"],
                        "met": scaled["met"]}
+    if run.tracked is not None:
+        tracked = compare.compare(run.tracked, run.real)
+        x["tracked"] = {"speed": run.tracked_speed, "sim": tracked["sim"],
+                        "difference": tracked["difference"],
+                        "agreement": tracked["agreement"], "met": tracked["met"]}
     if run.fluid is not None:
         x["sim_fluid"] = compare.side(run.fluid)
         x["fluid_difference"] = compare.difference(x["sim"], x["sim_fluid"])
@@ -186,14 +200,17 @@ def validate(scenario, *, mechanism: str = "auto", detector=detect_fifo,
              steps_for: Callable | None = None, live=None, core: int | None = None,
              period_s: float = PERIOD_S, idle: str = "spin", progress: bool = False,
              timer: Callable[[], float] = time.thread_time,
-             overhead_us: float | None = None, repeats: int = 1) -> Validation:
+             overhead_us: float | None = None, repeats: int = 1,
+             probe_s: float = 0.0) -> Validation:
     """Simulate ``scenario`` (its seed) and run it for real; ``steps_for(bundle,
     outcomes)`` makes what runs a step (default: :class:`OrtSteps`), ``live`` a
     :class:`~testbed.sim.live.LiveRunner` for the real images; ``timer`` is what the
     dilated clock measures durations with; ``overhead_us``: what each co-runner spin
     leaves out (None: measured, :func:`calibrate_corunner`); ``repeats``: how many times
     every system runs for real (all systems once, then again: a slow spell of the host
-    does not fall on one system only)."""
+    does not fall on one system only); ``probe_s``: how long to watch the core's
+    steadiness before and after the runs (:func:`~testbed.validate.speed.probe`; 0:
+    not at all)."""
     from ..sim import engine, workload
     _check_budget(scenario)
     chosen, pinned = choose(mechanism, detector), pick_core(core)
@@ -206,6 +223,9 @@ def validate(scenario, *, mechanism: str = "auto", detector=detect_fifo,
                                   scenario.sample_ids, engine.fault_plan(scenario,
                                                                          scenario.seed)))
     result.min_budget, result.trace = _min_budget(sim.trace, scenario), sim.trace
+    if probe_s > 0:
+        with _pinned(pinned):
+            result.probe["before"] = probe(probe_s)
     bar = _bar(len(frames) * len(keep) * repeats, progress)
     try:
         for repeat in range(1, repeats + 1):
@@ -217,6 +237,9 @@ def validate(scenario, *, mechanism: str = "auto", detector=detect_fifo,
                 result.runs.append(run)
     finally:
         bar.close()
+    if probe_s > 0:
+        with _pinned(pinned):
+            result.probe["after"] = probe(probe_s)
     return result
 
 
@@ -331,9 +354,24 @@ def _run_system(scenario, spec, trace, frames, fluid, result: Validation, steps_
         speed = _both(before, host_speed(steps, view, scenario, timer))
     scaled = None if speed["ratio"] is None else _simulate(
         scenario, spec, scaled_trace(served, speed["ratio"]), trace, frames, outcomes)
+    edges, ratios = tracked_speed(samples, view.work_s, scenario.horizon_s,
+                                  _job_start(scenario))
+    at_speed = tracked_trace(served, edges, ratios, scenario.horizon_s)
+    tracked = _simulate(scenario, spec, at_speed, trace, frames, outcomes)
     return SystemRun(spec.name, sim, real, samples, tuple(view.work_s), wall,
                      _policy(spec.policy), None if served is trace else fluid, check,
-                     host_speed=speed, scaled=scaled)
+                     host_speed=speed, scaled=scaled, tracked_speed=spells(ratios),
+                     tracked=tracked)
+
+
+def _job_start(scenario) -> Callable[[float], float] | None:
+    """The latency model's ``job_start`` in seconds at full budget, by the idle gap before
+    a job (None: the cost model has none)."""
+    from ..sim.latency import start_ms
+    platform = scenario.platform
+    if scenario.cost_model != "latency" or platform.latency is None:
+        return None
+    return lambda gap_s: start_ms(platform.latency, gap_s, platform.peak_gmacs) / 1e3
 
 
 SPEED_RUNS = 200  # jobs timed alone for host_speed
@@ -365,16 +403,6 @@ def _both(before: dict, after: dict) -> dict:
     ratio = None if a is None or b is None or a <= 0 or b <= 0 else float(np.sqrt(a * b))
     return {"job_ms": before["job_ms"], "model_ms": before["model_ms"], "ratio": ratio,
             "before": before["ratio"], "after": after["ratio"]}
-
-
-def scaled_trace(trace, ratio: float):
-    """``trace`` with every value divided by ``ratio``: the platform serving ``ratio``
-    times slower (above 1) or faster, its idle stretches kept. Simulating a system on it,
-    with the monitor still on the real trace, is the simulation at the host's measured
-    speed: what the calibrated model would have predicted had it been calibrated in the
-    hour of the run."""
-    from ..sim.trace import Trace
-    return Trace(trace.time_s, trace.value / ratio, trace.column, trace.after, trace.source)
 
 
 GAP_S = 0.001  # between timed jobs

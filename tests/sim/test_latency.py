@@ -251,6 +251,7 @@ def test_a_platform_file_gives_defaults_that_the_scenario_overrides(bundles, tmp
      "platform.latency.job_start.0.us"),
     ({"peak_gmacs": 1, "latency": {"gmacs": 1, "job_start": [{"gap_ms": 0, "us": 1}]}},
      "platform.latency.job_start.0.gap_ms"),
+    ({"peak_gmacs": 1, "latency": {"gmacs": 1, "block": 12}}, "platform.latency.block"),
 ])
 def test_bad_latency_fields_are_named(bundles, tmp_path, platform, field):
     raw = latency_scenario(bundles)
@@ -362,3 +363,31 @@ def test_padded_model_charges_kernel_macs_and_unpadded_the_dense_ones():
     assert model_ms(padded, graph) == pytest.approx(3.0)
     assert model_ms(dense, graph) == pytest.approx(1.0)
     assert model_ms(padded, StageGraph(macs=1_000_000, bytes=1, nodes=1)) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("c_in, c_out, kernel, per_position_8, expands_8", [
+    (3, 1, 5, 3 * 8 * 25, False),    # NCHW input, output padded to one block of 8
+    (3, 9, 3, 3 * 16 * 9, False),    # 9 filters: two blocks of 8
+    (12, 4, 3, 16 * 8 * 9, False),   # blocked input (multiple of 4) padded to 16
+    (10, 4, 3, 10 * 4 * 9, True),    # 10 channels: one block or more, not a multiple of 4
+])
+def test_an_avx2_host_blocks_channels_by_8(c_in, c_out, kernel, per_position_8, expands_8):
+    """With AVX2 ONNX Runtime's NCHWc block is 8 floats, not 16: every graph is counted
+    for both, and the latency model's ``block`` picks one."""
+    from testbed.calibrate.graphs import graph_stats
+    weight = np.zeros((c_out, c_in, kernel, kernel), np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"])], "conv",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c_in, 12, 12])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(weight, "w")])
+    stats = graph_stats(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    positions = (12 - kernel + 1) ** 2
+    eight = stats.at_block(8)
+    assert eight.kernel_macs == per_position_8 * positions
+    assert (eight.expand > 0) == expands_8 and stats.expand == 0   # 10 < 16: blocked
+    assert stats.at_block(16) == stats and stats.at_block(4) == stats  # uncounted: as is
+    # the model charges the block it was calibrated with (1 GMAC/s: MACs / 1e6 ms)
+    assert model_ms(LatencyModel(gmacs=1.0, block=8), stats) == \
+        pytest.approx(eight.kernel_macs / 1e6)
+    assert model_ms(LatencyModel(gmacs=1.0), stats) == pytest.approx(stats.kernel_macs / 1e6)

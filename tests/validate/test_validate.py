@@ -172,6 +172,7 @@ def test_validation_json_has_both_sides_per_system(root, tmp_path):
     (["--core", "999"], "--core"),
     (["--overhead-us", "300"], "--overhead-us"),
     (["--repeat", "0"], "--repeat"),
+    (["--probe-s", "-1"], "--probe-s"),
     (["--set", "workload.cam.deadline_ms=-3"], "deadline_ms"),
     ([], "ONNX Runtime cannot load"),  # the toy bundles' stage files are placeholders
 ])

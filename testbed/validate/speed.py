@@ -1,0 +1,141 @@
+"""The host's speed against the cost model, as ``testbed validate`` sees it, and the
+budget traces that simulate a system at that speed.
+
+Two measures. Around a run (:func:`testbed.validate.validation.host_speed`): whole jobs
+timed alone just before and just after, one ratio for the run, applied by
+:func:`scaled_trace`. Through a run (:func:`tracked_speed`): every step the real run took,
+its served work over the model's time for it, the median per short window
+(:data:`WINDOW_S`), applied window by window by :func:`tracked_trace`. A shared host's
+speed can change within milliseconds (on the 2-core VM this project is measured on, spells
+of 10-150 ms at half speed, README "Simulated against real execution"): a ratio measured
+around the run misses them, the tracked one follows them. The tracked speed comes from the
+run's own steps, so a simulation at it no longer tests the model's absolute speed, only
+everything else: the step costs relative to each other, the policies' decisions, queueing
+and deadlines; the report says which verdict is which.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+WINDOW_S = 0.01      # tracked-speed window: short against the host's slow spells
+SLOW_SPELL = 1.5     # a window this much slower than the model counts as a slow spell
+
+
+def scaled_trace(trace, ratio: float):
+    """``trace`` with every value divided by ``ratio``: the platform serving ``ratio``
+    times slower (above 1) or faster, its idle stretches kept. Simulating a system on it,
+    with the monitor still on the real trace, is the simulation at the host's measured
+    speed: what the calibrated model would have predicted had it been calibrated in the
+    hour of the run."""
+    from ..sim.trace import Trace
+    return Trace(trace.time_s, trace.value / ratio, trace.column, trace.after, trace.source)
+
+
+def sample_ratios(samples, work_s: Sequence[float],
+                  start_s: Callable[[float], float] | None = None) -> np.ndarray:
+    """Per real step (``samples``, :class:`~testbed.validate.executor.StepSample`, in the
+    order they ran): the work the platform served while it ran over the model's time for
+    it, ``work_s[step - 1]`` plus, for a job's first step, ``start_s(idle gap)`` (the
+    latency model's ``job_start``; None: nothing). NaN where nothing finite was served."""
+    out = np.full(len(samples), np.nan)
+    last_job, last_end = None, None
+    for i, s in enumerate(samples):
+        model = work_s[s.step - 1]
+        if s.job_id != last_job and start_s is not None and last_end is not None:
+            model += start_s(max(0.0, s.start_s - last_end))
+        if np.isfinite(s.served_s) and model > 0:
+            out[i] = s.served_s / model
+        last_job, last_end = s.job_id, s.end_s
+    return out
+
+
+def tracked_speed(samples, work_s: Sequence[float], horizon_s: float,
+                  start_s: Callable[[float], float] | None = None,
+                  window_s: float = WINDOW_S) -> tuple[np.ndarray, np.ndarray]:
+    """``(edges, ratios)``: window ``i`` (from ``edges[i]``, ``window_s`` long, covering
+    ``[0, horizon_s)``) ran ``ratios[i]`` times slower than the model, the median of
+    :func:`sample_ratios` over the steps that started in it; a window without steps
+    keeps the one before it (1.0 before the first)."""
+    n = max(1, int(np.ceil(horizon_s / window_s)))
+    edges = np.arange(n) * window_s
+    ratios = np.full(n, np.nan)
+    r = sample_ratios(samples, work_s, start_s)
+    starts = np.array([s.start_s for s in samples], dtype=float)
+    keep = np.isfinite(r) & (starts >= 0)
+    which = np.minimum((starts[keep] / window_s).astype(int), n - 1)
+    values = r[keep]
+    order = np.argsort(which, kind="stable")
+    which, values = which[order], values[order]
+    bounds = np.searchsorted(which, np.arange(n + 1))
+    for i in range(n):
+        if bounds[i + 1] > bounds[i]:
+            ratios[i] = np.median(values[bounds[i]:bounds[i + 1]])
+    last = 1.0
+    for i in range(n):
+        if np.isnan(ratios[i]):
+            ratios[i] = last
+        last = ratios[i]
+    return edges, ratios
+
+
+def tracked_trace(trace, edges: np.ndarray, ratios: np.ndarray, horizon_s: float):
+    """``trace`` over ``[0, horizon_s]`` (a repeating one written out, holding after it)
+    with each value divided by the ratio of the window it falls in (:func:`tracked_speed`;
+    the last window holds on): every graph as slow as the host was in that window."""
+    from ..sim.trace import Trace, covering
+    trace = covering(trace, horizon_s)
+    times = np.union1d(np.asarray(trace.time_s, float), np.asarray(edges, float))
+    at = np.searchsorted(trace.time_s, times, side="right") - 1
+    win = np.maximum(np.searchsorted(edges, times, side="right") - 1, 0)
+    return Trace(times, np.asarray(trace.value)[at] / ratios[win], trace.column, trace.after,
+                 trace.source)
+
+
+def spells(ratios: np.ndarray, window_s: float = WINDOW_S,
+           threshold: float = SLOW_SPELL) -> dict:
+    """The tracked speed in brief: its median and 90th percentile over the windows, and
+    the share of windows slower than ``threshold`` times the model."""
+    r = np.asarray(ratios, float)
+    return {"window_ms": window_s * 1e3, "median": float(np.median(r)),
+            "p90": float(np.percentile(r, 90)), "slow_share": float(np.mean(r > threshold)),
+            "slow_threshold": threshold}
+
+
+PROBE_S = 2.0  # how long :func:`probe` watches the host
+
+
+def probe(seconds: float = PROBE_S, window_s: float = WINDOW_S,
+          clock: Callable[[], float] | None = None) -> dict:
+    """How steady this core is, independent of any model: a fixed loop of Python
+    arithmetic run back to back for ``seconds``, its median time per ``window_s`` window
+    over the fastest window's (:func:`spells` of those ratios; ``loops``: how many ran).
+    On a quiet core every window is within a few percent of the fastest; a core shared
+    with another tenant (a hyperthread sibling, a hypervisor's other guests) shows spells
+    at a multiple of it."""
+    import time
+    clock = clock or time.perf_counter
+    t0 = clock()
+    starts, times = [], []
+    while True:
+        a = clock()
+        if a - t0 >= seconds:
+            break
+        _loop()
+        starts.append(a - t0)
+        times.append(clock() - a)
+    if not times:
+        return {**spells(np.ones(1), window_s), "loops": 0}
+    which = (np.array(starts) / window_s).astype(int)
+    t = np.array(times)
+    medians = np.array([np.median(t[which == w]) for w in np.unique(which)])
+    return {**spells(medians / medians.min(), window_s), "loops": len(times)}
+
+
+def _loop(n: int = 2000) -> int:
+    s = 0
+    for i in range(n):
+        s += i * i
+    return s
