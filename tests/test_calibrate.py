@@ -69,9 +69,12 @@ def test_calibrate_writes_a_usable_platform_and_its_report(tmp_path, capsys):
     before = os.sched_getaffinity(0)
     out = tmp_path / "platforms" / "host.yaml"
     code = main(["calibrate", str(BUNDLE), "--out", str(out), "--report", str(tmp_path / "r"),
-                 "--warmup", "1", "--repeats", "5", "--quiet"])
+                 "--warmup", "1", "--repeats", "5", "--quiet", "--probe-s", "0.05"])
     assert code == 0 and os.sched_getaffinity(0) == before  # pinning undone
     assert "median error" in capsys.readouterr().out
+    host = json.loads((tmp_path / "r" / "calibration.json").read_text())["host"]
+    assert set(host["probe"]) == {"before", "after"} and host["probe"]["after"]["loops"] > 0
+    assert "Core steadiness around the measurement" in (tmp_path / "r" / "report.md").read_text()
     text = out.read_text()
     assert text.startswith("# Calibrated latency model") and "# command: " in text
     platform = load_platform({"file": "platforms/host.yaml"}, tmp_path / "s.yaml", "latency")
@@ -148,6 +151,7 @@ def test_calibrate_measures_toy_graphs_it_cannot_unfold(tmp_path):
     (["--out", "p.txt"], "ending in .yaml"),
     (["--out", "p.yaml", "--repeats", "1"], "--repeats"),
     (["--out", "p.yaml", "--core", "4096"], "--core 4096"),
+    (["--out", "p.yaml", "--probe-s", "-1"], "--probe-s"),
 ])
 def test_bad_calibrate_arguments_end_in_one_line(tmp_path, capsys, args, message):
     args = [a if a not in ("p.txt", "p.yaml") else str(tmp_path / a) for a in args]

@@ -36,12 +36,12 @@ def write_platform(result: dict, out: Path, samples_name: str) -> None:
         "# step ms at budget 1 = launch_ms + (nodes * node_us + tensors * io_us) / 1000",
         "#     + max(macs / (gmacs * 1e6), bytes / (gbps * 1e6))",
         "#     (padded: true: macs as the kernels execute them, blocked convolutions'",
-        f"#      channels in whole blocks of `block` = {m.get('block', 16)}, the fit's choice"
-        " of 8 (AVX2) or 16 (AVX-512); false: dense macs)",
+        f"#      channels in whole blocks of `block` = {m.get('block', 16)}, of 8 (AVX2)",
+        "#      or 16 (AVX-512) the one that fits best; false: dense macs)",
         "#     + im2col_bytes / (expand_gbps * 1e6)",
         "#     [+ job_start on a job's first graph, by the idle gap before the job:",
         "#      stage 1 after that gap minus back to back, median over bundles]",
-        "# Use it as `platform: {file: platforms/host.yaml}` with `cost_model: latency`;",
+        f"# Use it as `platform: {{file: platforms/{out.name}}}` with `cost_model: latency`;",
         "# peak_gmacs = gmacs, so budget 1.0 is this whole core.",
         f"peak_gmacs: {_num(gmacs)}",
         "monitor_ms: 1.0",
@@ -103,6 +103,7 @@ def _markdown(r: dict) -> str:
            _model_row("launch + max(compute, memory) only", s, r["simple_errors"]), "",
            _held_out_line(r.get("held_out")), "",
            _block_line(r.get("blocks"), m.get("block", 16)), "",
+           _steadiness_line(r["host"]), "",
            _job_start_line(r["job_start"]), "",
            "## Predicted vs measured", "", "![predicted vs measured](predicted_vs_measured.png)",
            "", "| bundle | graph | k | nodes | MACs | kernel MACs | bytes | im2col bytes "
@@ -117,6 +118,17 @@ def _markdown(r: dict) -> str:
                    f"{row['error']:+.1%} |")
     out += ["", "## What it leaves out", "", LEAVES_OUT, ""]
     return "\n".join(out)
+
+
+def _steadiness_line(host: dict) -> str:
+    from ..steadiness import describe
+    vector = host.get("vector") or "unknown"
+    if not host.get("probe"):
+        return f"Vector instructions: {vector}. Core steadiness: not probed (`--probe-s 0`)."
+    return (f"Vector instructions: {vector}. Core steadiness around the measurement (a fixed "
+            "loop of Python arithmetic on the same core, `--probe-s`), "
+            + describe(host["probe"]) + ". A core slower for the whole minute shows only "
+            "in the loop's time against another run's: the fitted rates are this minute's.")
 
 
 def _block_line(blocks: list[dict] | None, chosen: int) -> str:

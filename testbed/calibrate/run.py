@@ -26,6 +26,7 @@ import numpy as np
 
 from ..errors import TestbedError
 from .fit import Fit, fit_latency
+from ..steadiness import probe
 from .graphs import NCHWC_BLOCK, NCHWC_BLOCKS
 from .measure import Graph, graphs_timed, pin
 
@@ -54,10 +55,15 @@ def job_start(graphs: list[Graph]) -> list[dict]:
 
 def calibrate(bundles: list, out: Path, report_dir: Path | None = None, *, core=None,
               warmup: int = 20, repeats: int = 300, full: bool = True,
-              progress: bool = True, command: str | None = None) -> dict:
-    """Calibrate on ``bundles`` (folders); returns what ``calibration.json`` holds."""
+              progress: bool = True, command: str | None = None,
+              probe_s: float = 0.0) -> dict:
+    """Calibrate on ``bundles`` (folders); returns what ``calibration.json`` holds.
+    ``probe_s``: watch the core's steadiness that long before and after measuring
+    (:func:`testbed.steadiness.probe`; 0: not at all)."""
     if warmup < 0 or repeats < 3:
         raise TestbedError("--warmup must be >= 0 and --repeats >= 3")
+    if not 0 <= probe_s <= 60:   # also refuses NaN
+        raise TestbedError(f"--probe-s: expected seconds in [0, 60], got {probe_s}")
     out = Path(out)
     if out.suffix not in (".yaml", ".yml"):
         raise TestbedError(f"--out {out}: expected a platform file name ending in .yaml")
@@ -66,10 +72,14 @@ def calibrate(bundles: list, out: Path, report_dir: Path | None = None, *, core=
     try:
         used = pin(core)
         load = _loadavg()
+        steady = {"before": probe(probe_s)} if probe_s > 0 else {}
         graphs = _measure_all(bundles, warmup, repeats, progress)
+        if probe_s > 0:
+            steady["after"] = probe(probe_s)
     finally:
         os.sched_setaffinity(0, before)
     result = _result(graphs, full, used, load, warmup, repeats, command)
+    result["host"]["probe"] = steady
     write_outputs(result, graphs, out, report_dir)
     return result
 

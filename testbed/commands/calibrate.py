@@ -31,6 +31,9 @@ def add_arguments(p):
                    "max(dense MACs, memory), without the operator, input/output and im2col "
                    "terms and without the blocked convolutions' channel padding (padded: false)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--probe-s", type=float, default=2.0, metavar="S",
+                   help="watch the core's steadiness for S seconds before and after "
+                   "measuring (a fixed loop, no model; default 2; 0: no)")
 
 
 def run(args):
@@ -39,13 +42,15 @@ def run(args):
     from ..calibrate.run import calibrate
     res = calibrate(args.bundles, Path(args.out), args.report and Path(args.report),
                     core=args.core, warmup=args.warmup, repeats=args.repeats,
-                    full=not args.simple, progress=not args.quiet)
+                    full=not args.simple, progress=not args.quiet, probe_s=args.probe_s)
     m, e = res["model"], res["errors"]
     gbps = f"{m['gbps']:.3g} GB/s" if m["gbps"] else "no memory term"
     expand = f"im2col at {m['expand_gbps']:.3g} GB/s" if m["expand_gbps"] else "no im2col term"
     print(f"core {res['host']['core']}: launch {m['launch_ms']:.4f} ms, {m['node_us']:.3f} us "
           f"per operator, {m['io_us']:.3f} us per input/output, "
           f"{m['gmacs'] or float('inf'):.3g} GMAC/s, {gbps}, {expand}")
+    print(f"channel block {m['block']} (vector instructions: "
+          f"{res['host'].get('vector') or 'unknown'})")
     for kind, err in e.items():
         if err:
             print(f"{kind:>10}: median error {err['median']:.1%}, worst {err['worst']:.1%} "

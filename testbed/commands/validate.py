@@ -162,7 +162,7 @@ def summary(doc: dict) -> str:
         rows.append("simulated at the host speed measured around each run: "
                     f"{'met' if doc['met_scaled'] else 'not met'}")
     if doc.get("met_tracked") is not None:
-        from ..validate.speed import WINDOW_S
+        from ..steadiness import WINDOW_S
         rows.append(f"simulated at the speed the run's own steps showed ({WINDOW_S * 1e3:g} "
                     f"ms windows; not a test of absolute speed): {'met' if doc['met_tracked'] else 'not met'}")
     return "\n".join(rows)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from . import compare
-from .speed import SLOW_SPELL, WINDOW_S
+from ..steadiness import SLOW_SPELL, WINDOW_S, describe
 
 JSON_FILE, REPORT_FILE, FIGURE_FILE = "validation.json", "report.md", "latency_cdf.png"
 JOBS_FILE = "jobs.csv"
@@ -210,14 +210,12 @@ def _speed(r: dict) -> str:
 
 def _probe_line(probe: dict) -> str:
     """The core's steadiness around the runs, in one sentence."""
-    parts = [f"{when} the runs {100 * p['slow_share']:.0f} % of "
-             f"{p['window_ms']:g} ms windows ran over {p['slow_threshold']:g}× slower than "
-             f"the fastest (p90 {p['p90']:.2f}×)" for when, p in
-             (("before", probe.get("before")), ("after", probe.get("after"))) if p]
-    return ("Host steadiness (a fixed loop of Python arithmetic, no model, on the "
-            "executor's core; `--probe-s`): " + "; ".join(parts) + ". On a quiet core "
+    return ("Host steadiness around the runs (a fixed loop of Python arithmetic, no model, "
+            "on the executor's core; `--probe-s`), " + describe(probe) + ". On a quiet core "
             "no window does; spells of a slower core land on some jobs and not others, "
-            "which no constant speed explains (see the tracked speed under Repeats).")
+            "which no constant speed explains (see the tracked speed under Repeats). The "
+            "loop's time compares with `testbed calibrate`'s probe (calibration.json, "
+            "host): a core slower for the whole probe shows there.")
 
 
 def _tracked(tracked: dict | None) -> str:

@@ -20,8 +20,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-WINDOW_S = 0.01      # tracked-speed window: short against the host's slow spells
-SLOW_SPELL = 1.5     # a window this much slower than the model counts as a slow spell
+from ..steadiness import WINDOW_S
 
 
 def scaled_trace(trace, ratio: float):
@@ -92,50 +91,3 @@ def tracked_trace(trace, edges: np.ndarray, ratios: np.ndarray, horizon_s: float
     win = np.maximum(np.searchsorted(edges, times, side="right") - 1, 0)
     return Trace(times, np.asarray(trace.value)[at] / ratios[win], trace.column, trace.after,
                  trace.source)
-
-
-def spells(ratios: np.ndarray, window_s: float = WINDOW_S,
-           threshold: float = SLOW_SPELL) -> dict:
-    """The tracked speed in brief: its median and 90th percentile over the windows, and
-    the share of windows slower than ``threshold`` times the model."""
-    r = np.asarray(ratios, float)
-    return {"window_ms": window_s * 1e3, "median": float(np.median(r)),
-            "p90": float(np.percentile(r, 90)), "slow_share": float(np.mean(r > threshold)),
-            "slow_threshold": threshold}
-
-
-PROBE_S = 2.0  # how long :func:`probe` watches the host
-
-
-def probe(seconds: float = PROBE_S, window_s: float = WINDOW_S,
-          clock: Callable[[], float] | None = None) -> dict:
-    """How steady this core is, independent of any model: a fixed loop of Python
-    arithmetic run back to back for ``seconds``, its median time per ``window_s`` window
-    over the fastest window's (:func:`spells` of those ratios; ``loops``: how many ran).
-    On a quiet core every window is within a few percent of the fastest; a core shared
-    with another tenant (a hyperthread sibling, a hypervisor's other guests) shows spells
-    at a multiple of it."""
-    import time
-    clock = clock or time.perf_counter
-    t0 = clock()
-    starts, times = [], []
-    while True:
-        a = clock()
-        if a - t0 >= seconds:
-            break
-        _loop()
-        starts.append(a - t0)
-        times.append(clock() - a)
-    if not times:
-        return {**spells(np.ones(1), window_s), "loops": 0}
-    which = (np.array(starts) / window_s).astype(int)
-    t = np.array(times)
-    medians = np.array([np.median(t[which == w]) for w in np.unique(which)])
-    return {**spells(medians / medians.min(), window_s), "loops": len(times)}
-
-
-def _loop(n: int = 2000) -> int:
-    s = 0
-    for i in range(n):
-        s += i * i
-    return s

@@ -37,7 +37,8 @@ from . import compare
 from .corunner import PERIOD_S, CoRunner, imposed
 from .executor import OrtSteps, RealProcessor, StepSample
 from .mechanism import DilatedClock, Mechanism, WallClock, choose, detect_fifo
-from .speed import probe, scaled_trace, spells, tracked_speed, tracked_trace
+from ..steadiness import probe, spells
+from .speed import scaled_trace, tracked_speed, tracked_trace
 
 CHECK_BUDGET = 0.5   # the co-runner check's constant budget
 RIG_ROUNDS = 3       # co-runner checks after the first measurement, at most

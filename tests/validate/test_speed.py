@@ -8,8 +8,8 @@ from testbed import api
 from testbed.sim.trace import Trace
 from testbed.validate.executor import StepSample
 from testbed.validate import report
-from testbed.validate.speed import (probe, sample_ratios, scaled_trace, spells,
-                                    tracked_speed, tracked_trace)
+from testbed.steadiness import probe, spells
+from testbed.validate.speed import sample_ratios, scaled_trace, tracked_speed, tracked_trace
 from testbed.validate.validation import validate
 from tests.validate.test_validate import ModelTime, raw_scenario, root  # noqa: F401
 

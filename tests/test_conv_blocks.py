@@ -1,0 +1,29 @@
+"""scripts/conv_blocks.py: one Conv timed for every output channel count it lists."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load():
+    spec = importlib.util.spec_from_file_location("conv_blocks", ROOT / "scripts" / "conv_blocks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_times_every_input_and_output_channel_count(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    module = load()
+    monkeypatch.setattr(module, "OUTPUTS", (1, 9))
+    monkeypatch.setattr(module, "INPUTS", (3,))
+    out = tmp_path / "c.json"
+    assert module.main(["--out", str(out), "--rounds", "1", "--runs", "3"]) == 0
+    doc = json.loads(out.read_text())
+    assert doc == json.loads(capsys.readouterr().out)
+    assert [(r["c_in"], r["c_out"]) for r in doc["rows"]] == [(3, 1), (3, 9)]
+    assert all(r["us"] > 0 for r in doc["rows"]) and "vector" in doc["host"]
