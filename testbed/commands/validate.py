@@ -158,6 +158,13 @@ def summary(doc: dict) -> str:
                        if "met_tracked_repeats" in x else "—"))
     rows.append(f"target (|Δ| <= 2 pts, agreement >= 90 %, in most repeats; figures: the "
                 f"median repeat): {'met' if doc['met'] else 'not met'}")
+    systems = doc["systems"].values()
+    if systems and all("rig_held_repeats" in x for x in systems):
+        from ..validate.validation import RIG_TOLERANCE
+        rows.append(f"co-runner held its budget (check within {RIG_TOLERANCE:g}) in "
+                    f"{sum(x['rig_held_repeats'] for x in systems)} of "
+                    f"{sum(len(x['repeats']) for x in systems)} repeats; of those "
+                    f"{sum(x['met_rig_held_repeats'] for x in systems)} met the target")
     if doc.get("met_scaled") is not None:
         rows.append("simulated at the host speed measured around each run: "
                     f"{'met' if doc['met_scaled'] else 'not met'}")

@@ -141,7 +141,7 @@ def _table(doc: dict) -> list[str]:
 
 
 def _scaled_verdict(doc: dict) -> str:
-    out = ""
+    out = _rig_verdict(doc)
     if doc.get("met_scaled") is not None:
         out += (" Simulated at the host's speed measured around each run (Repeats): "
                 f"**{'met' if doc['met_scaled'] else 'not met'}**.")
@@ -150,6 +150,19 @@ def _scaled_verdict(doc: dict) -> str:
                 "(Repeats; this no longer tests the model's absolute speed): "
                 f"**{'met' if doc['met_tracked'] else 'not met'}**.")
     return out
+
+
+def _rig_verdict(doc: dict) -> str:
+    systems = doc["systems"].values()
+    if not systems or not all("rig_held_repeats" in x for x in systems):
+        return ""
+    total = sum(len(x["repeats"]) for x in systems)
+    held = sum(x["rig_held_repeats"] for x in systems)
+    met = sum(x["met_rig_held_repeats"] for x in systems)
+    from .validation import RIG_TOLERANCE
+    return (f" The co-runner's last check left the job its budget within {RIG_TOLERANCE:g} "
+            f"in {held} of "
+            f"{total} repeats (Repeats, \"share got\"); of those, {met} met the target.")
 
 
 def _repeats(doc: dict) -> list[str]:

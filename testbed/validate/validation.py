@@ -99,6 +99,7 @@ class Validation:
             x["repeats"] = [{"repeat": f["repeat"], "real": f["real"],
                              "difference": f["difference"], "agreement": f["agreement"],
                              "met": f["met"], "corunner": _brief(f.get("corunner")),
+                             "rig_held": rig_held(f.get("corunner")),
                              "host_speed": (f.get("host_speed") or {}).get("ratio"),
                              "host_speed_before": (f.get("host_speed") or {}).get("before"),
                              "host_speed_after": (f.get("host_speed") or {}).get("after"),
@@ -108,6 +109,10 @@ class Validation:
             x["met_repeat"] = x["met"]
             x["met_repeats"] = sum(f["met"] for f in each)
             x["met"] = 2 * x["met_repeats"] > len(each)
+            held = [f for f in each if rig_held(f.get("corunner"))]
+            if all(f.get("corunner") for f in each):
+                x["rig_held_repeats"] = len(held)
+                x["met_rig_held_repeats"] = sum(f["met"] for f in held)
             for kind in ("scaled", "tracked"):
                 if all(f.get(kind) for f in each):
                     x[f"met_{kind}_repeats"] = sum(f[kind]["met"] for f in each)
@@ -161,6 +166,15 @@ def _brief_scaled(scaled: dict | None) -> dict | None:
         return None
     return {"speed": scaled["speed"], "difference": scaled["difference"],
             "agreement": scaled["agreement"], "met": scaled["met"]}
+
+
+def rig_held(check: dict | None) -> bool | None:
+    """The co-runner's last check left the job its budget within :data:`RIG_TOLERANCE`
+    (None: no co-runner). Where it did not, the budget imposed during the run was not the
+    trace's either, and the repeat says more about the rig than about the model."""
+    if check is None:
+        return None
+    return abs(check["after"]["effective_budget"] - check["budget"]) <= RIG_TOLERANCE
 
 
 def _brief(check: dict | None) -> dict | None:

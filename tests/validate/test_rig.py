@@ -101,3 +101,27 @@ def test_a_job_arriving_while_the_processor_serves_nothing_starts_when_it_serves
     assert record.start_s == pytest.approx(0.0005)
     assert record.final_result_s == pytest.approx(0.0025) and record.hit
     assert math.isfinite(record.final_result_s)
+
+
+def test_repeats_whose_corunner_missed_its_budget_are_counted_apart(monkeypatch):
+    """A repeat whose co-runner check ended off its budget imposed another budget than the
+    trace's: the figures say how many held it and how many of those met the target."""
+    from testbed.validate import report
+    from testbed.validate.validation import rig_held
+    check = lambda after: {"budget": 0.5, "overhead_us": 20.0,   # noqa: E731
+                           "before": {"effective_budget": 0.4},
+                           "after": {"effective_budget": after}}
+    assert rig_held(check(0.515)) and not rig_held(check(0.43)) and rig_held(None) is None
+
+    figures = {repeat: {"repeat": repeat, "real": {}, "difference": {}, "agreement": agree,
+                        "met": agree > 0.9, "corunner": check(after)}
+               for repeat, after, agree in ((1, 0.51, 0.95), (2, 0.43, 0.95), (3, 0.60, 0.5))}
+    monkeypatch.setattr(validation, "_figures", lambda run: figures[run])
+    v = validation.Validation(None, None, None, P)
+    monkeypatch.setattr(v, "by_system", lambda: {"s": [1, 2, 3]})   # runs: their figures
+    x = v.figures()["s"]
+    assert [r["rig_held"] for r in x["repeats"]] == [True, False, False]
+    assert x["rig_held_repeats"] == 1 and x["met_rig_held_repeats"] == 1
+    assert x["met_repeats"] == 2 and x["met"]
+    text = report._rig_verdict({"systems": {"s": x}})
+    assert "within 0.02 in 1 of 3 repeats" in text and "1 met the target" in text
