@@ -1,24 +1,15 @@
 """scripts/conv_blocks.py: one Conv timed for every output channel count it lists."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def load():
-    spec = importlib.util.spec_from_file_location("conv_blocks", ROOT / "scripts" / "conv_blocks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.scripts import load_script
 
 
 def test_times_every_input_and_output_channel_count(tmp_path, capsys, monkeypatch):
     pytest.importorskip("onnxruntime")
-    module = load()
+    module = load_script("conv_blocks")
     monkeypatch.setattr(module, "OUTPUTS", (1, 9))
     monkeypatch.setattr(module, "INPUTS", (3,))
     out = tmp_path / "c.json"

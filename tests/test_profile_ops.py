@@ -1,16 +1,14 @@
 """scripts/profile_ops.py: per-operator times of a shipped stage graph, slowest first."""
 
-import importlib.util
 from pathlib import Path
+
+from tests.scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def load():
-    spec = importlib.util.spec_from_file_location("profile_ops", ROOT / "scripts" / "profile_ops.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("profile_ops")
 
 
 def test_profiles_every_convolution_of_a_stage_slowest_first():

@@ -311,20 +311,24 @@ def test_the_budget_oracle_stays_a_bound_when_executions_vary(bundles, method, s
             assert b.hit or not r.hit, (name, b, r)
 
 
+def conv_stats(c_in: int, c_out: int, kernel: int, side: int):
+    """The latency model's figures of a graph of one Conv (no bias) on a ``side``² input."""
+    from testbed.calibrate.graphs import graph_stats
+    weight = np.zeros((c_out, c_in, kernel, kernel), np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"])], "conv",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c_in, side, side])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(weight, "w")])
+    return graph_stats(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+
+
 @pytest.mark.parametrize("channels, kernel, expands", [(3, 3, False), (18, 3, True),
                                                         (16, 3, False), (18, 1, False)])
 def test_im2col_bytes_count_only_convolutions_run_as_im2col(channels, kernel, expands):
     """ONNX Runtime's CPU provider expands the input (im2col) only for a Conv with at
     least 16 input channels, not a multiple of 4, and a kernel larger than 1x1."""
-    from testbed.calibrate.graphs import graph_stats
-    weight = np.zeros((4, channels, kernel, kernel), np.float32)
-    graph = helper.make_graph(
-        [helper.make_node("Conv", ["x", "w"], ["y"])], "conv",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, channels, 10, 10])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-        [numpy_helper.from_array(weight, "w")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    stats = graph_stats(model)
+    stats = conv_stats(channels, 4, kernel, 10)
     side = 10 - kernel + 1
     assert stats.expand == (channels * kernel * kernel * side * side * 4 if expands else 0)
     assert stats.macs == 4 * channels * kernel * kernel * side * side
@@ -342,14 +346,7 @@ def test_kernel_macs_count_the_channel_padding_of_blocked_convolutions(
         c_in, c_out, kernel, kernel_macs_per_position):
     """ONNX Runtime's blocked NCHWc kernels compute whole blocks of 16 output channels (and
     of input channels once they come blocked): a stage adding one filter pays for 16."""
-    from testbed.calibrate.graphs import graph_stats
-    weight = np.zeros((c_out, c_in, kernel, kernel), np.float32)
-    graph = helper.make_graph(
-        [helper.make_node("Conv", ["x", "w"], ["y"])], "conv",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c_in, 12, 12])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-        [numpy_helper.from_array(weight, "w")])
-    stats = graph_stats(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    stats = conv_stats(c_in, c_out, kernel, 12)
     positions = (12 - kernel + 1) ** 2
     assert stats.macs == c_in * c_out * kernel * kernel * positions
     assert stats.kernel_macs == kernel_macs_per_position * positions
@@ -374,14 +371,7 @@ def test_padded_model_charges_kernel_macs_and_unpadded_the_dense_ones():
 def test_an_avx2_host_blocks_channels_by_8(c_in, c_out, kernel, per_position_8, expands_8):
     """With AVX2 ONNX Runtime's NCHWc block is 8 floats, not 16: every graph is counted
     for both, and the latency model's ``block`` picks one."""
-    from testbed.calibrate.graphs import graph_stats
-    weight = np.zeros((c_out, c_in, kernel, kernel), np.float32)
-    graph = helper.make_graph(
-        [helper.make_node("Conv", ["x", "w"], ["y"])], "conv",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c_in, 12, 12])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-        [numpy_helper.from_array(weight, "w")])
-    stats = graph_stats(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    stats = conv_stats(c_in, c_out, kernel, 12)
     positions = (12 - kernel + 1) ** 2
     eight = stats.at_block(8)
     assert eight.kernel_macs == per_position_8 * positions
