@@ -7,7 +7,7 @@ timed alone just before and just after, one ratio for the run, applied by
 its served work over the model's time for it, the median per short window
 (:data:`WINDOW_S`), applied window by window by :func:`tracked_trace`. A shared host's
 speed can change within milliseconds (on the 2-core VM this project is measured on, spells
-of 10-150 ms at half speed, README "Simulated against real execution"): a ratio measured
+from 10 ms to minutes at about half speed, README "How far can you trust it"): a ratio measured
 around the run misses them, the tracked one follows them. The tracked speed comes from the
 run's own steps, so a simulation at it no longer tests the model's absolute speed, only
 everything else: the step costs relative to each other, the policies' decisions, queueing

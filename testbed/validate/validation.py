@@ -33,11 +33,11 @@ from typing import Callable
 import numpy as np
 
 from ..sim.records import JobRecord
+from ..steadiness import probe, spells
 from . import compare
 from .corunner import PERIOD_S, CoRunner, imposed
 from .executor import OrtSteps, RealProcessor, StepSample
 from .mechanism import DilatedClock, Mechanism, WallClock, choose, detect_fifo
-from ..steadiness import probe, spells
 from .speed import scaled_trace, tracked_speed, tracked_trace
 
 CHECK_BUDGET = 0.5   # the co-runner check's constant budget
@@ -224,7 +224,7 @@ def validate(scenario, *, mechanism: str = "auto", detector=detect_fifo,
     leaves out (None: measured, :func:`calibrate_corunner`); ``repeats``: how many times
     every system runs for real (all systems once, then again: a slow spell of the host
     does not fall on one system only); ``probe_s``: how long to watch the core's
-    steadiness before and after the runs (:func:`~testbed.validate.speed.probe`; 0:
+    steadiness before and after the runs (:func:`testbed.steadiness.probe`; 0:
     not at all)."""
     from ..sim import engine, workload
     _check_budget(scenario)
