@@ -129,6 +129,8 @@ def run(args):
     from ..validate.validation import validate
     scenario, out, live = plan(args)
     before = report.host()
+    for warning in report.model_warnings(scenario, before.get("vector")):
+        print(f"testbed validate: warning: {warning}", file=sys.stderr)
     v = validate(scenario, mechanism=args.mechanism, live=live, core=args.core,
                  period_s=args.period_ms / 1e3, idle=args.idle, progress=True,
                  overhead_us=args.overhead_us, repeats=args.repeat, probe_s=args.probe_s)

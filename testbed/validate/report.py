@@ -46,6 +46,7 @@ def host() -> dict:
 def document(v, command: str, host_before: dict | None = None) -> dict:
     s = v.scenario
     systems = v.figures()
+    before = host_before or host()
     return {
         "scenario": s.name, "scenario_file": str(s.path), "command": command,
         "seed": s.seed, "duration_s": s.duration_s, "cost_model": s.cost_model,
@@ -56,8 +57,27 @@ def document(v, command: str, host_before: dict | None = None) -> dict:
         "met_tracked": _all_met(systems, "met_tracked"),
         "systems": systems, "skipped": v.skipped, "probe": v.probe,
         "tuned": sorted(v.tuning),
-        "host": host_before or host(), "host_after": host(),
+        "host": before, "host_after": host(),
+        "warnings": model_warnings(s, before.get("vector")),
     }
+
+
+BLOCK_OF = {"avx512": 16, "avx2": 8}  # ONNX Runtime's NCHWc channel block by vector ISA
+
+
+def model_warnings(scenario, vector: str | None) -> list[str]:
+    """What makes the scenario's cost model unfit for this host, in words: a latency model
+    whose channel block is not this CPU's (calibrated on another host)."""
+    latency = getattr(scenario.platform, "latency", None)
+    if scenario.cost_model != "latency" or latency is None or not latency.padded:
+        return []
+    expected = BLOCK_OF.get(vector or "")
+    if expected is None or expected == latency.block:
+        return []
+    return [f"the latency model charges convolutions in channel blocks of {latency.block}, "
+            f"but this CPU ({vector}) computes them in blocks of {expected}: it was "
+            "calibrated on another host; run `testbed calibrate` here and validate "
+            "against that platform file (`--set platform.file=...`)"]
 
 
 def _all_met(systems: dict, key: str) -> bool | None:
@@ -101,6 +121,9 @@ def _header(doc: dict) -> list[str]:
              f"{m['core']}" + (f", period {m['period_ms']:g} ms" if m['period_ms'] else "")
              + "). Host: " + f"{doc['host'].get('cpu')}, load before "
              f"{doc['host'].get('loadavg')}, after {doc['host_after'].get('loadavg')}.", ""]
+    lines += [f"**Warning:** {w}." for w in doc.get("warnings", [])]
+    if doc.get("warnings"):
+        lines.append("")
     if doc.get("probe"):
         lines += [_probe_line(doc["probe"]), ""]
     if m["check"]:

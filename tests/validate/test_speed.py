@@ -145,3 +145,21 @@ def test_the_report_says_how_steady_the_core_was(root, tmp_path):  # noqa: F811
     text = (tmp_path / "out" / "report.md").read_text()
     assert doc["probe"] == v.probe and "Host steadiness" in text
     assert "tracked speed" in text and doc["met_tracked"] is True
+
+
+def test_a_latency_model_calibrated_for_another_vector_width_is_flagged():
+    from types import SimpleNamespace
+
+    from testbed.sim.latency import LatencyModel
+
+    def scenario(block, cost_model="latency", padded=True):
+        return SimpleNamespace(cost_model=cost_model, platform=SimpleNamespace(
+            latency=LatencyModel(gmacs=1.0, block=block, padded=padded)))
+
+    [warning] = report.model_warnings(scenario(16), "avx2")
+    assert "blocks of 16" in warning and "blocks of 8" in warning and "calibrate" in warning
+    assert report.model_warnings(scenario(16), "avx512") == []
+    assert report.model_warnings(scenario(8), "avx2") == []
+    assert report.model_warnings(scenario(16), None) == []      # unknown CPU: nothing to say
+    assert report.model_warnings(scenario(16, padded=False), "avx2") == []  # no padding term
+    assert report.model_warnings(scenario(16, cost_model="macs"), "avx2") == []
