@@ -35,21 +35,37 @@ def host_info() -> dict:
         pass
     return {"hostname": platform.node(), "platform": platform.platform(), "cpu": cpu,
             "cpu_count": os.cpu_count(), "python": platform.python_version(),
-            "vector": vector_isa()}
+            "vector": vector_isa(), "native_bf16": native_bf16()}
+
+
+def cpu_flags() -> set[str] | None:
+    """The CPU's feature flags from /proc/cpuinfo (x86 ``flags``, Arm ``Features``; None:
+    not readable here)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return None
 
 
 def vector_isa() -> str | None:
     """The widest x86 vector instructions this CPU has ("avx512", "avx2"; None: neither
     or not known): what sets ONNX Runtime's convolution channel block (16 or 8 floats)."""
-    try:
-        flags = next((line.split(":", 1)[1].split() for line in
-                      Path("/proc/cpuinfo").read_text().splitlines()
-                      if line.startswith("flags")), [])
-    except OSError:
-        return None
+    flags = cpu_flags() or set()
     if "avx512f" in flags:
         return "avx512"
     return "avx2" if "avx2" in flags else None
+
+
+def native_bf16() -> bool | None:
+    """This CPU computes bfloat16 natively (AVX512-BF16 or AMX on x86, BF16 on Arm); None:
+    not known. Without it PyTorch emulates bfloat16 on CPU, far slower than fp32."""
+    flags = cpu_flags()
+    if flags is None:
+        return None
+    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
 
 
 def stats_ms(seconds: list[float]) -> dict:

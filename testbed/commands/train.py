@@ -53,6 +53,9 @@ def run(args):
     from ..train.recipe import load_recipe
     from ..train.runner import run_training
     recipe = load_recipe(args.recipe)
+    slow = emulated_bf16(recipe, args.device)
+    if slow:
+        print(f"warning: {slow}", file=sys.stderr)
     out = args.out or f"runs/{recipe.name}"
     summary = run_training(recipe, args.data_root, out, args.device, command=command_line(args),
                            show_progress=progress_mode(args), teacher_cache=args.teacher_cache)
@@ -70,6 +73,21 @@ def run(args):
               f"{summary['stage_health']['images']} test images (dead units: "
               f"python scripts/stage_health.py {out}/model.pt)", file=sys.stderr)
     return 0
+
+
+def emulated_bf16(recipe, device: str, native: bool | None = None) -> str | None:
+    """A warning when the recipe asks for bfloat16 on a CPU that has no native bfloat16
+    (``native``: whether it has; None: ask :func:`testbed.profile.native_bf16`)."""
+    from ..profile import native_bf16
+    if recipe.compute.precision != "bf16" or device != "cpu":
+        return None
+    if (native_bf16() if native is None else native) is not False:
+        return None
+    return (f"{recipe.file or recipe.name}: compute.precision: bf16 on a CPU without native "
+            "bfloat16 (no AVX512-BF16/AMX): PyTorch emulates it, many times slower than fp32 "
+            "(measured on an AVX2 host: reports/bench/bench_train-avx2.json); set "
+            "compute.precision: fp32 for this host (reports/bench/bf16_accuracy_30ep.json: "
+            "same accuracy within noise)")
 
 
 def progress_mode(args) -> bool | str:

@@ -49,3 +49,23 @@ def test_the_batch_stream_hands_out_the_layout_asked_for():
         x, _ = BatchStream(split, 8, (0, "t"), channels_last=channels_last).next()
         assert x.is_contiguous(memory_format=torch.channels_last) == channels_last
         assert x.is_contiguous() != channels_last
+
+
+def test_bf16_on_a_cpu_without_native_bfloat16_is_warned_about(monkeypatch):
+    """PyTorch emulates bfloat16 where the CPU has none (AVX2 hosts): a recipe asking for
+    it there runs many times slower than in fp32, which a user should hear before hours."""
+    from types import SimpleNamespace
+
+    from testbed.commands.train import emulated_bf16
+    recipe = lambda precision: SimpleNamespace(   # noqa: E731
+        compute=SimpleNamespace(precision=precision), file="recipes/r.yaml", name="r")
+    warning = emulated_bf16(recipe("bf16"), "cpu", native=False)
+    assert "recipes/r.yaml" in warning and "compute.precision: fp32" in warning
+    assert emulated_bf16(recipe("bf16"), "cpu", native=True) is None
+    from testbed import profile
+    monkeypatch.setattr(profile, "native_bf16", lambda: False)   # asked of this CPU
+    assert emulated_bf16(recipe("bf16"), "cpu") == warning
+    monkeypatch.setattr(profile, "native_bf16", lambda: None)    # cannot tell: say nothing
+    assert emulated_bf16(recipe("bf16"), "cpu") is None
+    assert emulated_bf16(recipe("bf16"), "cuda", native=False) is None
+    assert emulated_bf16(recipe("fp32"), "cpu", native=False) is None
