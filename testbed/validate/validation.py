@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -456,24 +457,78 @@ def calibrate_corunner(core: int, period_s: float, steps, num_steps: int,
             "measured": measured, "before": before, "after": after, "rounds": rounds}
 
 
+SEGMENT_S = 0.05      # the check's alternating stretches: co-runner away, then at the budget
+SETTLE_S = 0.002      # a job starting this soon after a stretch begins is not counted
+CHECK_HORIZON_S = 10.0  # the check gives up collecting jobs after this long
+
+
 def corunner_check(core: int, period_s: float, steps, num_steps: int,
                    budget: float = CHECK_BUDGET, runs: int = 200,
                    overhead_s: float = 0.0) -> dict:
     """The share of the core a whole job (steps 1..num_steps in a row) really gets under
     the co-runner at a constant ``budget``: its mean time alone over its mean time beside
-    the co-runner (jobs 1 ms apart, the executor an ordinary process both times)."""
-    alone = _timed_runs(steps, num_steps, runs)
-    runner = CoRunner(core, [0.0], [budget], period_s, overhead_s)
+    the co-runner (jobs 1 ms apart, the executor an ordinary process both times). The
+    co-runner alternates every :data:`SEGMENT_S` between staying away and the budget
+    (:func:`alternating`), and the share is the median, over each stretch alone and the
+    shared one after it, of their mean jobs' ratio: a slow spell of the host lands on both
+    of a pair alike, where two measurements one after the other could each catch a
+    different speed (on a shared VM the share so measured moved by ±0.1 between checks)."""
+    from ..errors import TestbedError
+    n = math.ceil(CHECK_HORIZON_S / SEGMENT_S)
+    runner = CoRunner(core, [k * SEGMENT_S for k in range(n)],
+                      [1.0 if k % 2 == 0 else budget for k in range(n)], period_s, overhead_s)
     try:
         t0 = time.monotonic() + START_LEAD_S
-        runner.go(t0, t0 + 10.0)
-        time.sleep(START_LEAD_S)
-        shared = _timed_runs(steps, num_steps, runs)
+        runner.go(t0, t0 + CHECK_HORIZON_S)
+        stretches = alternating(lambda: _job(steps, num_steps), runs, t0, CHECK_HORIZON_S)
     finally:
-        runner.proc.terminate()  # it was told to run 10 s: ample, never waited for
+        runner.proc.terminate()  # it was told to run the whole horizon: never waited for
         runner.stop(1.0)
-    return {"budget": budget, "runs": runs, "alone_mean_ms": alone * 1e3,
-            "shared_mean_ms": shared * 1e3, "effective_budget": alone / shared}
+    pairs = [(np.mean(stretches[k - 1]), np.mean(stretches[k])) for k in stretches
+             if k % 2 == 1 and k - 1 in stretches]
+    if not pairs:
+        raise TestbedError(f"co-runner check: no job of {num_steps} step(s) fitted in a "
+                           f"{SEGMENT_S * 1e3:g} ms stretch (jobs too long for the check)")
+    alone = [t for k, v in stretches.items() if k % 2 == 0 for t in v]
+    shared = [t for k, v in stretches.items() if k % 2 == 1 for t in v]
+    return {"budget": budget, "runs": min(len(alone), len(shared)),
+            "alone_mean_ms": float(np.mean(alone)) * 1e3,
+            "shared_mean_ms": float(np.mean(shared)) * 1e3,
+            "effective_budget": float(np.median([a / s for a, s in pairs]))}
+
+
+def alternating(job: Callable[[], object], runs: int, t0: float, horizon_s: float,
+                segment_s: float = SEGMENT_S, settle_s: float = SETTLE_S,
+                gap_s: float = GAP_S, clock: Callable[[], float] = time.monotonic
+                ) -> dict[int, list[float]]:
+    """Run ``job`` every ``gap_s`` from ``t0`` (a ``clock()`` reading) until ``runs`` were
+    timed in stretches of each parity or ``horizon_s`` passed: stretch ``k`` (of
+    ``segment_s``, from ``t0``) -> the seconds of the jobs that started at least
+    ``settle_s`` into it and ended within it."""
+    out: dict[int, list[float]] = {}
+    count = [0, 0]
+    while clock() < t0:
+        pass
+    while min(count) < runs:
+        until = clock() + gap_s
+        while clock() < until:
+            pass
+        start = clock()
+        if start - t0 >= horizon_s - segment_s:
+            break
+        job()
+        end = clock()
+        k, into = divmod(start - t0, segment_s)
+        if into >= settle_s and (end - t0) // segment_s == k:
+            out.setdefault(int(k), []).append(end - start)
+            count[int(k) % 2] += 1
+    return out
+
+
+def _job(steps, num_steps: int) -> None:
+    carry = None
+    for k in range(1, num_steps + 1):
+        carry = steps.run(k, -1, carry)
 
 
 def _timed_runs(steps, num_steps: int, runs: int, gap_s: float = GAP_S,

@@ -3,6 +3,8 @@ feedback that sets its spins, and repeats judged by majority."""
 
 import math
 
+import numpy as np
+
 import pytest
 
 from testbed import api
@@ -125,3 +127,38 @@ def test_repeats_whose_corunner_missed_its_budget_are_counted_apart(monkeypatch)
     assert x["met_repeats"] == 2 and x["met"]
     text = report._rig_verdict({"systems": {"s": x}})
     assert "within 0.02 in 1 of 3 repeats" in text and "1 met the target" in text
+
+
+class StepClock:
+    """A clock that moves 10 µs per reading, and as much as a job takes when one runs."""
+
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        self.t += 1e-5
+        return self.t
+
+
+def test_the_check_times_alone_and_shared_jobs_in_the_same_stretch_of_time():
+    """Jobs take 1 ms in even stretches (co-runner away) and 2 ms in odd ones (budget
+    0.5); from 0.3 s on the host is twice as slow for both. Timed one after the other the
+    two kinds would fall on different speeds; alternating every 50 ms both see each."""
+    from testbed.validate.validation import alternating
+    clock = StepClock()
+
+    def job():   # the co-runner's stretches start at t0 = 0.01, as the check's do
+        k = int((clock.t - 0.01) // 0.05)
+        slow = 2.0 if clock.t >= 0.3 else 1.0
+        clock.t += (0.001 if k % 2 == 0 else 0.002) * slow
+
+    stretches = alternating(job, 100, 0.01, 10.0, clock=clock)
+    even = [t for k, v in stretches.items() if k % 2 == 0 for t in v]
+    odd = [t for k, v in stretches.items() if k % 2 == 1 for t in v]
+    assert len(even) >= 100 and len(odd) >= 100
+    pairs = [np.mean(stretches[k - 1]) / np.mean(stretches[k]) for k in stretches
+             if k % 2 and k - 1 in stretches]
+    assert np.median(pairs) == pytest.approx(0.5, abs=0.01)   # the slow spell cancels out
+    assert max(even) < 0.0041 and min(odd) > 0.0019    # no job straddles two stretches
+    # a horizon of one stretch leaves no whole stretch to time a job in
+    assert alternating(job, 5, clock.t + 0.01, 0.05, clock=clock) == {}
