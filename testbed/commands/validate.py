@@ -160,6 +160,10 @@ def summary(doc: dict) -> str:
                        if "met_tracked_repeats" in x else "—"))
     rows.append(f"target (|Δ| <= 2 pts, agreement >= 90 %, in most repeats; figures: the "
                 f"median repeat): {'met' if doc['met'] else 'not met'}")
+    probe = doc.get("probe") or {}
+    if probe:
+        from ..steadiness import describe
+        rows.append(f"core steadiness ({describe(probe)}); a quiet core has no slow windows")
     systems = doc["systems"].values()
     if systems and all("rig_held_repeats" in x for x in systems):
         from ..validate.validation import RIG_TOLERANCE

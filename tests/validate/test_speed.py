@@ -145,6 +145,10 @@ def test_the_report_says_how_steady_the_core_was(root, tmp_path):  # noqa: F811
     text = (tmp_path / "out" / "report.md").read_text()
     assert doc["probe"] == v.probe and "Host steadiness" in text
     assert "tracked speed" in text and doc["met_tracked"] is True
+    from testbed.commands.validate import summary
+    lines = summary(doc).splitlines()
+    assert any(line.startswith("core steadiness (before: ") for line in lines)
+    assert lines[-1].startswith("simulated at the speed the run's own steps showed")
 
 
 def test_a_latency_model_calibrated_for_another_vector_width_is_flagged():
