@@ -91,6 +91,10 @@ def test_calibrate_writes_a_usable_platform_and_its_report(tmp_path, capsys):
     assert platform.latency.block == cal["model"]["block"] == min(
         cal["blocks"], key=lambda b: b["median_error"])["block"]
     assert f"block: {platform.latency.block}" in text and len(cal["blocks"]) == 2
+    # an incremental bundle's later stages are timed in the paced jobs too, and reported
+    assert [p["gap_ms"] for p in cal["later_start"]] == [1.0, 2.0, 4.0, 8.0]
+    assert set(cal["later_start"][0]["bundles"]) == {BUNDLE.name}
+    assert "Later graphs of the same paced jobs" in (tmp_path / "r" / "report.md").read_text()
     samples = json.loads((out.parent / "host_samples.json").read_text())
     stages = samples["bundles"][BUNDLE.name]
     assert len(stages) == 4 and all(len(s["ratios"]) == 5 for s in stages)
@@ -221,3 +225,22 @@ def test_calibration_picks_the_channel_block_that_explains_the_timings(truth):
     assert errors[truth] < 0.02 < errors[24 - truth]
     assert at_block(graphs, truth)[0].parts[0].kernel_macs == \
         graphs[0].parts[0].at_block(truth).kernel_macs
+
+
+def test_later_start_is_what_a_gap_costs_the_later_graphs_of_a_job():
+    from testbed.calibrate.measure import Graph
+    from testbed.calibrate.run import job_start, later_start
+    from testbed.sim.latency import StageGraph
+    part = (StageGraph(macs=1, bytes=1, nodes=1),)
+    graphs = []
+    for name, extra in (("a", (0.010, 0.030)), ("b", (0.020, 0.020)), ("c", (0.0, 0.002))):
+        graphs += [Graph(name, "stage", k, part, [0.1 * k] * 3) for k in (1, 2, 3)]
+        graphs += [Graph(name, "paced", 1, part, [0.1 + 0.005] * 3, 1.0)]
+        graphs += [Graph(name, "paced", k, part, [0.1 * k + e] * 3, 1.0)
+                   for k, e in zip((2, 3), extra)]
+    [point] = later_start(graphs)
+    assert point["gap_ms"] == 1.0
+    assert point["bundles"] == pytest.approx({"a": 20.0, "b": 20.0, "c": 1.0})
+    assert point["us"] == pytest.approx(20.0)            # the median over bundles
+    assert job_start(graphs)[0]["us"] == pytest.approx(5.0)   # stage 1 only, as before
+    assert later_start([g for g in graphs if g.index == 1 or g.kind == "stage"]) == []

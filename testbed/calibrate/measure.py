@@ -8,8 +8,8 @@ chained subnet (stages 1..k back to back). A bundle's graphs are timed interleav
 by round, after warm-up rounds, and the bundles take turns of a few rounds each
 (:func:`graphs_timed`), so that drift and slow spells of a shared host hit them all alike;
 every sample is kept. Then stage 1 once more, as the first step of jobs that start after an idle gap
-(kind "paced", one graph per gap of :data:`GAPS_MS`): what a job's start costs beyond
-back-to-back runs. The caller pins the process to one core (:func:`pin`).
+(kind "paced", one graph per gap of :data:`GAPS_MS`), with an incremental bundle's later
+stages after it: what a job's start costs beyond back-to-back runs. The caller pins the process to one core (:func:`pin`).
 """
 
 from __future__ import annotations
@@ -54,11 +54,12 @@ def pin(core: int | None) -> int:
 @dataclass
 class Prepared:
     """One bundle ready to time: its graphs, the function that runs each (same order),
-    and stage 1 and the rest of a job for the paced runs."""
+    and the stages of a job for the paced runs (stage 1, then, for an incremental bundle,
+    stages 2..k; a non-incremental job is its one subnet graph)."""
     graphs: list[Graph]
     fns: list
     first: object
-    rest: object
+    later: list
 
 
 def prepare(path) -> Prepared:
@@ -85,8 +86,8 @@ def prepare(path) -> Prepared:
         for k in range(1, len(models) + 1):
             graphs.append(Graph(man.name, "chained", k, tuple(stats[:k])))
             fns.append(lambda k=k: chain.run(x, upto=k))
-    rest = (lambda: chain.run(x, upto=len(models))) if man.incremental else (lambda: None)
-    return Prepared(graphs, fns, fns[0], rest)
+    later = fns[1:len(models)] if man.incremental else []
+    return Prepared(graphs, fns, fns[0], later)
 
 
 def graphs_timed(paths, warmup: int, repeats: int, progress=None) -> list[Graph]:
@@ -113,12 +114,13 @@ def graphs_timed(paths, warmup: int, repeats: int, progress=None) -> list[Graph]
             progress.update(n)
     graphs = [g for p in prepared for g in p.graphs]
     for gap in GAPS_MS:
-        paced = [Graph(p.graphs[0].bundle, "paced", 1, p.graphs[0].parts, gap_ms=gap)
-                 for p in prepared]
+        paced = [[Graph(p.graphs[k].bundle, "paced", k + 1, p.graphs[k].parts, gap_ms=gap)
+                  for k in range(1 + len(p.later))] for p in prepared]
         for _ in range(min(repeats, PACED_REPEATS)):
-            for graph, p in zip(paced, prepared):
-                graph.samples_ms.append(_paced_job(p.first, p.rest, gap) * 1e3)
-        graphs += paced
+            for job, p in zip(paced, prepared):
+                for graph, t in zip(job, _paced_job(p.first, p.later, gap)):
+                    graph.samples_ms.append(t * 1e3)
+        graphs += [g for job in paced for g in job]
     return graphs
 
 
@@ -134,20 +136,22 @@ GAPS_MS = (1.0, 2.0, 4.0, 8.0)  # idle gaps before paced jobs (the job_start tab
 PACED_REPEATS = 300             # paced jobs per gap, at most
 
 
-def _paced_job(first, rest, gap_ms: float) -> float:
-    """Seconds of ``first`` (stage 1) in a job that starts ``gap_ms`` after the previous
-    one ended, the core spinning in between as ``testbed validate``'s executor does; the
-    job then runs the rest of the bundle (``rest``), untimed. Compared with stage 1 back
-    to back it gives the latency model's ``job_start``."""
+def _paced_job(first, later, gap_ms: float) -> list[float]:
+    """Seconds of each stage of a job that starts ``gap_ms`` after the previous one ended,
+    the core spinning in between as ``testbed validate``'s executor does: ``first`` (stage
+    1), then each of ``later`` (stages 2..k). Against the same stages back to back, stage
+    1 gives the latency model's ``job_start``; the later ones what a gap costs beyond the
+    first graph (calibration reports it; the model leaves it out)."""
     clock = time.perf_counter
     until = clock() + gap_ms / 1e3
     while clock() < until:
         pass
-    start = clock()
-    first()
-    took = clock() - start
-    rest()
-    return took
+    out = []
+    for fn in (first, *later):
+        start = clock()
+        fn()
+        out.append(clock() - start)
+    return out
 
 
 def _monolithic(models, label: str) -> list:

@@ -105,6 +105,7 @@ def _markdown(r: dict) -> str:
            _block_line(r.get("blocks"), m.get("block", 16)), "",
            _steadiness_line(r["host"]), "",
            _job_start_line(r["job_start"]), "",
+           _later_start_line(r.get("later_start")), "",
            "## Predicted vs measured", "", "![predicted vs measured](predicted_vs_measured.png)",
            "", "| bundle | graph | k | nodes | MACs | kernel MACs | bytes | im2col bytes "
            "| measured median ms | p95 ms | max ms | predicted ms | error |",
@@ -138,6 +139,19 @@ def _block_line(blocks: list[dict] | None, chosen: int) -> str:
     return (f"Channel block of the blocked convolution kernels (`block`, the vector width: "
             f"8 floats with AVX2, 16 with AVX-512): **{chosen}**, the one whose fit explains "
             f"the fitted graphs best (median error by block: {each}).")
+
+
+def _later_start_line(points: list[dict] | None) -> str:
+    if not points:
+        return "(No later graphs of paced jobs measured: no incremental bundle.)"
+    rows = "; ".join(
+        f"after {p['gap_ms']:g} ms idle {p['us']:+.1f} µs per graph (per bundle "
+        f"{min(p['bundles'].values()):+.1f} to {max(p['bundles'].values()):+.1f})"
+        for p in points)
+    return ("Later graphs of the same paced jobs (stages 2..k of the incremental bundles, "
+            "each after the one before it), minus the same stages back to back, median "
+            f"over a bundle's stages, then over bundles: {rows}. Not in the model: "
+            "`job_start` charges the first graph only.")
 
 
 def _job_start_line(points: list[dict]) -> str:
