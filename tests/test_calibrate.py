@@ -244,3 +244,20 @@ def test_later_start_is_what_a_gap_costs_the_later_graphs_of_a_job():
     assert point["us"] == pytest.approx(20.0)            # the median over bundles
     assert job_start(graphs)[0]["us"] == pytest.approx(5.0)   # stage 1 only, as before
     assert later_start([g for g in graphs if g.index == 1 or g.kind == "stage"]) == []
+
+
+def test_a_paced_stage_is_judged_against_its_rerun_in_the_same_jobs():
+    """A host twice as slow while the paced jobs ran: against the back-to-back rounds
+    (fast) the gap would seem to cost 100 µs; against the stage run again right after it
+    in the same jobs, it costs what it costs."""
+    from testbed.calibrate.measure import Graph
+    from testbed.calibrate.run import job_start, later_start
+    from testbed.sim.latency import StageGraph
+    part = (StageGraph(macs=1, bytes=1, nodes=1),)
+    graphs = [Graph("a", "stage", k, part, [0.1] * 3) for k in (1, 2)]
+    graphs += [Graph("a", "paced", k, part, [0.2 + 0.01 * k] * 3, 1.0) for k in (1, 2)]
+    graphs += [Graph("a", "rerun", k, part, [0.2] * 3, 1.0) for k in (1, 2)]
+    assert job_start(graphs)[0]["us"] == pytest.approx(10.0)
+    assert later_start(graphs)[0]["us"] == pytest.approx(20.0)
+    no_rerun = [g for g in graphs if g.kind != "rerun"]
+    assert job_start(no_rerun)[0]["us"] == pytest.approx(110.0)

@@ -29,7 +29,8 @@ from ..sim.latency import StageGraph
 class Graph:
     """One measured graph: a stage, a monolithic subnet or a chain of stages 1..index."""
     bundle: str
-    kind: str                  # "stage", "monolithic", "chained" or "paced" (stage 1 of paced jobs)
+    kind: str                  # "stage", "monolithic", "chained", "paced" (a stage of a
+    #                            job after an idle gap) or "rerun" (that stage right after)
     index: int                 # stage k or subnet k
     parts: tuple[StageGraph, ...]  # the graph(s) it runs (chained: stages 1..k)
     samples_ms: list[float] = field(default_factory=list)
@@ -114,11 +115,13 @@ def graphs_timed(paths, warmup: int, repeats: int, progress=None) -> list[Graph]
             progress.update(n)
     graphs = [g for p in prepared for g in p.graphs]
     for gap in GAPS_MS:
-        paced = [[Graph(p.graphs[k].bundle, "paced", k + 1, p.graphs[k].parts, gap_ms=gap)
-                  for k in range(1 + len(p.later))] for p in prepared]
+        paced = [[Graph(p.graphs[k].bundle, kind, k + 1, p.graphs[k].parts, gap_ms=gap)
+                  for kind in ("paced", "rerun") for k in range(1 + len(p.later))]
+                 for p in prepared]
         for _ in range(min(repeats, PACED_REPEATS)):
             for job, p in zip(paced, prepared):
-                for graph, t in zip(job, _paced_job(p.first, p.later, gap)):
+                cold, warm = _paced_job(p.first, p.later, gap)
+                for graph, t in zip(job, cold + warm):
                     graph.samples_ms.append(t * 1e3)
         graphs += [g for job in paced for g in job]
     return graphs
@@ -136,22 +139,25 @@ GAPS_MS = (1.0, 2.0, 4.0, 8.0)  # idle gaps before paced jobs (the job_start tab
 PACED_REPEATS = 300             # paced jobs per gap, at most
 
 
-def _paced_job(first, later, gap_ms: float) -> list[float]:
+def _paced_job(first, later, gap_ms: float) -> tuple[list[float], list[float]]:
     """Seconds of each stage of a job that starts ``gap_ms`` after the previous one ended,
-    the core spinning in between as ``testbed validate``'s executor does: ``first`` (stage
-    1), then each of ``later`` (stages 2..k). Against the same stages back to back, stage
-    1 gives the latency model's ``job_start``; the later ones what a gap costs beyond the
-    first graph (calibration reports it; the model leaves it out)."""
+    the core spinning in between as ``testbed validate``'s executor does (``first``: stage
+    1, then each of ``later``: stages 2..k), and of the same stages run again right after
+    (kind "rerun"): against that rerun, a microsecond later, stage 1 gives the latency
+    model's ``job_start`` and the later ones what a gap costs beyond the first graph
+    (calibration reports it; the model leaves it out), whatever speed the host has in
+    that minute."""
     clock = time.perf_counter
     until = clock() + gap_ms / 1e3
     while clock() < until:
         pass
-    out = []
-    for fn in (first, *later):
-        start = clock()
-        fn()
-        out.append(clock() - start)
-    return out
+    runs = ([], [])
+    for out in runs:
+        for fn in (first, *later):
+            start = clock()
+            fn()
+            out.append(clock() - start)
+    return runs
 
 
 def _monolithic(models, label: str) -> list:

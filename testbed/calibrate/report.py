@@ -40,7 +40,7 @@ def write_platform(result: dict, out: Path, samples_name: str) -> None:
         "#      or 16 (AVX-512) the one that fits best; false: dense macs)",
         "#     + im2col_bytes / (expand_gbps * 1e6)",
         "#     [+ job_start on a job's first graph, by the idle gap before the job:",
-        "#      stage 1 after that gap minus back to back, median over bundles]",
+        "#      stage 1 after that gap minus stage 1 again right after, median over bundles]",
         f"# Use it as `platform: {{file: platforms/{out.name}}}` with `cost_model: latency`;",
         "# peak_gmacs = gmacs, so budget 1.0 is this whole core.",
         f"peak_gmacs: {_num(gmacs)}",
@@ -149,7 +149,7 @@ def _later_start_line(points: list[dict] | None) -> str:
         f"{min(p['bundles'].values()):+.1f} to {max(p['bundles'].values()):+.1f})"
         for p in points)
     return ("Later graphs of the same paced jobs (stages 2..k of the incremental bundles, "
-            "each after the one before it), minus the same stages back to back, median "
+            "each after the one before it), minus the same stages run again right after, median "
             f"over a bundle's stages, then over bundles: {rows}. Not in the model: "
             "`job_start` charges the first graph only.")
 
@@ -163,7 +163,8 @@ def _job_start_line(points: list[dict]) -> str:
         f"{max(v['us'] for v in p['bundles'].values()):+.1f})" for p in points)
     return ("Job start (`job_start`, added to a job's first graph by the idle gap before "
             "it): stage 1 as the first step of jobs after an idle gap, the core spinning "
-            f"in between, minus stage 1 back to back, median over bundles: {rows}.")
+            f"in between, minus stage 1 run again right after in the same job (so the host's "
+            f"speed in that minute cancels), median over bundles: {rows}.")
 
 
 def _held_out_line(held: dict | None) -> str:

@@ -37,15 +37,15 @@ FITTED = ("stage", "monolithic")  # graph kinds the model is fitted on
 def job_start(graphs: list[Graph]) -> list[dict]:
     """The latency model's ``job_start`` table: for each idle gap, per bundle, stage 1's
     median as the first step of jobs after that gap (kind "paced",
-    :func:`.measure._paced_job`) minus its median back to back; each point takes the median
-    over bundles (never below 0, nor below the point of a shorter gap)."""
+    :func:`.measure._paced_job`) minus its median run again right after (kind "rerun";
+    where there is none, back to back); each point takes the median over bundles (never
+    below 0, nor below the point of a shorter gap)."""
     points, floor = [], 0.0
     for gap in sorted({g.gap_ms for g in graphs if g.kind == "paced"}):
         per = {}
         for g in graphs:
             if g.kind == "paced" and g.gap_ms == gap and g.index == 1:
-                warm = next(h for h in graphs if h.bundle == g.bundle and h.kind == "stage"
-                            and h.index == g.index)
+                warm = _warm(graphs, g)
                 per[g.bundle] = {"paced_ms": g.median_ms, "back_to_back_ms": warm.median_ms,
                                  "us": (g.median_ms - warm.median_ms) * 1e3}
         floor = max(floor, float(np.median([v["us"] for v in per.values()])))
@@ -56,20 +56,30 @@ def job_start(graphs: list[Graph]) -> list[dict]:
 def later_start(graphs: list[Graph]) -> list[dict]:
     """What an idle gap costs a job's later graphs (stages 2..k of incremental bundles,
     kind "paced" with index > 1): per gap, per bundle the median over its later stages of
-    (median after the gap - median back to back), and the median over bundles. Reported,
+    (median after the gap - median run again right after), and the median over bundles. Reported,
     not charged: the latency model's ``job_start`` covers the first graph only."""
     points = []
     for gap in sorted({g.gap_ms for g in graphs if g.kind == "paced" and g.index > 1}):
         per = {}
         for g in graphs:
             if g.kind == "paced" and g.gap_ms == gap and g.index > 1:
-                warm = next(h for h in graphs if h.bundle == g.bundle and h.kind == "stage"
-                            and h.index == g.index)
+                warm = _warm(graphs, g)
                 per.setdefault(g.bundle, []).append((g.median_ms - warm.median_ms) * 1e3)
         bundles = {name: float(np.median(us)) for name, us in per.items()}
         points.append({"gap_ms": gap, "us": float(np.median(list(bundles.values()))),
                        "bundles": bundles})
     return points
+
+
+def _warm(graphs: list[Graph], paced: Graph) -> Graph:
+    """The reference for a paced stage: the same stage run again right after it in the
+    same jobs (kind "rerun"), else the stage back to back."""
+    for kind in ("rerun", "stage"):
+        for h in graphs:
+            if (h.bundle, h.kind, h.index) == (paced.bundle, kind, paced.index) and \
+                    (kind == "stage" or h.gap_ms == paced.gap_ms):
+                return h
+    raise ValueError(f"no reference for {paced.bundle} stage {paced.index}")
 
 
 def calibrate(bundles: list, out: Path, report_dir: Path | None = None, *, core=None,
@@ -123,7 +133,7 @@ def _result(graphs: list[Graph], full: bool, core: int, load: list[float],
     fitted = [g for g in graphs if g.kind in FITTED]
     fit = _fit(fitted, full)
     simple = _fit(fitted, False)
-    rows = [_row(g, fit, simple, full) for g in graphs if g.kind != "paced"]
+    rows = [_row(g, fit, simple, full) for g in graphs if g.kind not in ("paced", "rerun")]
     start = job_start(graphs)
     return {"host": _host(core, load), "date": _now(), "command": command or _command(),
             "warmup": warmup, "repeats": repeats,
