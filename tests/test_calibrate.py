@@ -93,6 +93,8 @@ def test_calibrate_writes_a_usable_platform_and_its_report(tmp_path, capsys):
     assert f"block: {platform.latency.block}" in text and len(cal["blocks"]) == 2
     # an incremental bundle's later stages are timed in the paced jobs too, and reported
     assert [p["gap_ms"] for p in cal["later_start"]] == [1.0, 2.0, 4.0, 8.0]
+    assert [p.gap_ms for p in platform.latency.later_start] == [1.0, 2.0, 4.0, 8.0]
+    assert all(p.us >= 0 for p in platform.latency.later_start)
     assert set(cal["later_start"][0]["bundles"]) == {BUNDLE.name}
     assert "Later graphs of the same paced jobs" in (tmp_path / "r" / "report.md").read_text()
     samples = json.loads((out.parent / "host_samples.json").read_text())

@@ -39,7 +39,8 @@ def write_platform(result: dict, out: Path, samples_name: str) -> None:
         f"#      channels in whole blocks of `block` = {m.get('block', 16)}, of 8 (AVX2)",
         "#      or 16 (AVX-512) the one that fits best; false: dense macs)",
         "#     + im2col_bytes / (expand_gbps * 1e6)",
-        "#     [+ job_start on a job's first graph, by the idle gap before the job:",
+        "#     [+ job_start on a job's first graph, by the idle gap before the job",
+        "#      (later_start on each later graph of an incremental job):",
         "#      stage 1 after that gap minus stage 1 again right after, median over bundles]",
         f"# Use it as `platform: {{file: platforms/{out.name}}}` with `cost_model: latency`;",
         "# peak_gmacs = gmacs, so budget 1.0 is this whole core.",
@@ -63,6 +64,11 @@ def write_platform(result: dict, out: Path, samples_name: str) -> None:
         lines.append("  job_start:   # idle gap before a job (ms) -> its first graph's extra µs")
         lines += [f"    - {{gap_ms: {_num(p['gap_ms'])}, us: {_num(p['us'])}}}"
                   for p in m["job_start"]]
+    if m.get("later_start"):
+        lines.append("  later_start:   # the same gap -> each later graph's extra µs "
+                     "(incremental jobs)")
+        lines += [f"    - {{gap_ms: {_num(p['gap_ms'])}, us: {_num(p['us'])}}}"
+                  for p in m["later_start"]]
     lines.append(f"  variability: {{dist: empirical, file: {samples_name}}}")
     out.write_text("\n".join(lines) + "\n")
 
@@ -150,8 +156,9 @@ def _later_start_line(points: list[dict] | None) -> str:
         for p in points)
     return ("Later graphs of the same paced jobs (stages 2..k of the incremental bundles, "
             "each after the one before it), minus the same stages run again right after, median "
-            f"over a bundle's stages, then over bundles: {rows}. Not in the model: "
-            "`job_start` charges the first graph only.")
+            f"over a bundle's stages, then over bundles: {rows}. The platform file's "
+            "`later_start`: the simulator adds it, at the gap the processor idled, to every "
+            "later graph of an incremental job.")
 
 
 def _job_start_line(points: list[dict]) -> str:

@@ -56,8 +56,8 @@ def job_start(graphs: list[Graph]) -> list[dict]:
 def later_start(graphs: list[Graph]) -> list[dict]:
     """What an idle gap costs a job's later graphs (stages 2..k of incremental bundles,
     kind "paced" with index > 1): per gap, per bundle the median over its later stages of
-    (median after the gap - median run again right after), and the median over bundles. Reported,
-    not charged: the latency model's ``job_start`` covers the first graph only."""
+    (median after the gap - median run again right after), and the median over bundles:
+    the latency model's ``later_start`` (``job_start`` covers the first graph)."""
     points = []
     for gap in sorted({g.gap_ms for g in graphs if g.kind == "paced" and g.index > 1}):
         per = {}
@@ -135,12 +135,15 @@ def _result(graphs: list[Graph], full: bool, core: int, load: list[float],
     simple = _fit(fitted, False)
     rows = [_row(g, fit, simple, full) for g in graphs if g.kind not in ("paced", "rerun")]
     start = job_start(graphs)
+    later = later_start(graphs)
     return {"host": _host(core, load), "date": _now(), "command": command or _command(),
             "warmup": warmup, "repeats": repeats,
             "model": {**_model(fit), "padded": full, "block": block,
-                      "job_start": [{"gap_ms": p["gap_ms"], "us": p["us"]} for p in start]},
+                      "job_start": [{"gap_ms": p["gap_ms"], "us": p["us"]} for p in start],
+                      "later_start": [{"gap_ms": p["gap_ms"], "us": max(0.0, p["us"])}
+                                      for p in later]},
             "job_start": start,
-            "later_start": later_start(graphs),
+            "later_start": later,
             "blocks": [{"block": b, "median_error": e} for b, e in blocks.items()],
             "simple_model": {**_model(simple), "padded": False, "block": block},
             "errors": {kind: _errors([r for r in rows if r["kind"] == kind])

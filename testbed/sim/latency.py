@@ -114,6 +114,8 @@ class LatencyModel:
     gbps: float | None = num(None, gt=0)  # memory bandwidth, GB/s (None: no memory term)
     expand_gbps: float | None = num(None, gt=0)  # im2col patches, GB/s (None: no term)
     job_start: tuple[JobStart, ...] | None = None  # start cost by idle gap (start_ms)
+    later_start: tuple[JobStart, ...] | None = None  # the same for each later graph of an
+    #                                                  incremental job (None: nothing)
     scale: float = num(1.0, gt=0)        # platform ms per model ms
     scale_to_peak: bool = False          # scale = gmacs / platform.peak_gmacs
     padded: bool = True                  # compute term on kernel MACs (blocked convolutions'
@@ -125,9 +127,10 @@ class LatencyModel:
     def check(self, fail) -> None:
         if self.scale_to_peak and self.scale != 1.0:
             fail("scale", "no explicit scale together with scale_to_peak: true", self.scale)
-        gaps = [p.gap_ms for p in self.job_start or ()]
-        if any(b <= a for a, b in zip(gaps, gaps[1:])):
-            fail("job_start", "points in increasing gap_ms order", gaps)
+        for name in ("job_start", "later_start"):
+            gaps = [p.gap_ms for p in getattr(self, name) or ()]
+            if any(b <= a for a, b in zip(gaps, gaps[1:])):
+                fail(name, "points in increasing gap_ms order", gaps)
         if self.block not in BLOCKS:
             fail("block", f"one of {', '.join(map(str, BLOCKS))}", self.block)
 
@@ -136,13 +139,16 @@ class LatencyModel:
         return self.gmacs / peak_gmacs if self.scale_to_peak else self.scale
 
 
-def start_ms(model: LatencyModel, gap_s: float, peak_gmacs: float) -> float:
-    """What a job's first graph costs beyond its median after the processor idled
-    ``gap_s`` seconds (ms at full budget, scaled; 0 without a ``job_start`` table)."""
-    if not model.job_start:
+def start_ms(model: LatencyModel, gap_s: float, peak_gmacs: float,
+             later: bool = False) -> float:
+    """What a job's first graph (``later``: each of its later graphs) costs beyond its
+    median after the processor idled ``gap_s`` seconds (ms at full budget, scaled; 0
+    without a ``job_start`` / ``later_start`` table)."""
+    table = model.later_start if later else model.job_start
+    if not table:
         return 0.0
-    gaps = [0.0] + [p.gap_ms for p in model.job_start]
-    us = [0.0] + [p.us for p in model.job_start]
+    gaps = [0.0] + [p.gap_ms for p in table]
+    us = [0.0] + [p.us for p in table]
     return float(np.interp(gap_s * 1e3, gaps, us)) / 1e3 * model.scale_for(peak_gmacs)
 
 

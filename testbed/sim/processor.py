@@ -19,7 +19,9 @@ Under ``cost_model: latency`` with variability (:mod:`testbed.sim.latency`) each
 steps cost their median times a multiplier drawn for (seed, job, step): the processor
 and the oracles' :class:`Foresight` charge the drawn work, the policies see the medians;
 a latency model's ``job_start`` table adds, to the first graph of a job, the start cost
-for the time the processor idled before it (:func:`testbed.sim.latency.start_ms`).
+for the time the processor idled before it (:func:`testbed.sim.latency.start_ms`), and its
+``later_start`` table, where calibrated, adds to each later graph of an incremental job
+what the same gap costs it.
 """
 
 from __future__ import annotations
@@ -101,6 +103,8 @@ class Processor:
         per_ms = peak * 1e6 / trace.macs_per_value_s(peak)  # trace units per ms at full budget
         self.start_v = None if not (latency and latency.job_start) else \
             (lambda gap_s: start_ms(latency, gap_s, peak) * per_ms)
+        self.later_v = None if not (latency and latency.later_start) else \
+            (lambda gap_s: start_ms(latency, gap_s, peak, later=True) * per_ms)
 
     def start(self, stream: Iterator[Frame]) -> None:
         self.stream = stream
@@ -217,6 +221,10 @@ class Processor:
             extra, inc = self.start_v(t - self.free_since), self.incremental
             job.work = tuple(w + extra if k == 0 or not inc else w
                              for k, w in enumerate(job.work))
+        if self.later_v is not None and self.incremental:
+            # an incremental job's later graphs pay for the same idle gap (later_start)
+            extra = self.later_v(t - self.free_since)
+            job.work = tuple(w + extra if k > 0 else w for k, w in enumerate(job.work))
         if self.policy.needs_foresight:
             usable = self._usable(frame)
             correct = self._foreseen(usable, job.row) if self.policy.knows_answers else None

@@ -34,26 +34,36 @@ def scaled_trace(trace, ratio: float):
 
 
 def sample_ratios(samples, work_s: Sequence[float],
-                  start_s: Callable[[float], float] | None = None) -> np.ndarray:
+                  start_s: Callable[[float], float] | None = None,
+                  later_s: Callable[[float], float] | None = None) -> np.ndarray:
     """Per real step (``samples``, :class:`~testbed.validate.executor.StepSample`, in the
     order they ran): the work the platform served while it ran over the model's time for
     it, ``work_s[step - 1]`` plus, for a job's first step, ``start_s(idle gap)`` (the
-    latency model's ``job_start``; None: nothing). NaN where nothing finite was served."""
+    latency model's ``job_start``) and for its later ones ``later_s(idle gap)`` (its
+    ``later_start``; None: nothing). NaN where nothing finite was served."""
     out = np.full(len(samples), np.nan)
-    last_job, last_end = None, None
+    last_job, last_end, gap = None, None, None
     for i, s in enumerate(samples):
         model = work_s[s.step - 1]
-        if s.job_id != last_job and start_s is not None and last_end is not None:
-            model += start_s(max(0.0, s.start_s - last_end))
+        first = s.job_id != last_job
+        if first:
+            gap = None if last_end is None else max(0.0, s.start_s - last_end)
+        extra = start_s if first else later_s
+        if extra is not None and gap is not None:
+            model += extra(gap)
         if np.isfinite(s.served_s) and model > 0:
             out[i] = s.served_s / model
-        last_job, last_end = s.job_id, s.end_s
+        if first:
+            last_job = s.job_id
+        last_end = s.end_s
     return out
 
 
 def tracked_speed(samples, work_s: Sequence[float], horizon_s: float,
                   start_s: Callable[[float], float] | None = None,
-                  window_s: float = WINDOW_S) -> tuple[np.ndarray, np.ndarray]:
+                  window_s: float = WINDOW_S,
+                  later_s: Callable[[float], float] | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """``(edges, ratios)``: window ``i`` (from ``edges[i]``, ``window_s`` long, covering
     ``[0, horizon_s)``) ran ``ratios[i]`` times slower than the model, the median of
     :func:`sample_ratios` over the steps that started in it; a window without steps
@@ -61,7 +71,7 @@ def tracked_speed(samples, work_s: Sequence[float], horizon_s: float,
     n = max(1, int(np.ceil(horizon_s / window_s)))
     edges = np.arange(n) * window_s
     ratios = np.full(n, np.nan)
-    r = sample_ratios(samples, work_s, start_s)
+    r = sample_ratios(samples, work_s, start_s, later_s)
     starts = np.array([s.start_s for s in samples], dtype=float)
     keep = np.isfinite(r) & (starts >= 0)
     which = np.minimum((starts[keep] / window_s).astype(int), n - 1)

@@ -371,7 +371,9 @@ def _run_system(scenario, spec, trace, frames, fluid, result: Validation, steps_
     scaled = None if speed["ratio"] is None else _simulate(
         scenario, spec, scaled_trace(served, speed["ratio"]), trace, frames, outcomes)
     edges, ratios = tracked_speed(samples, view.work_s, scenario.horizon_s,
-                                  _job_start(scenario))
+                                  _job_start(scenario),
+                                  later_s=_job_start(scenario, later=True)
+                                  if view.incremental else None)
     at_speed = tracked_trace(served, edges, ratios, scenario.horizon_s)
     tracked = _simulate(scenario, spec, at_speed, trace, frames, outcomes)
     return SystemRun(spec.name, sim, real, samples, tuple(view.work_s), wall,
@@ -380,14 +382,15 @@ def _run_system(scenario, spec, trace, frames, fluid, result: Validation, steps_
                      tracked=tracked)
 
 
-def _job_start(scenario) -> Callable[[float], float] | None:
-    """The latency model's ``job_start`` in seconds at full budget, by the idle gap before
-    a job (None: the cost model has none)."""
+def _job_start(scenario, later: bool = False) -> Callable[[float], float] | None:
+    """The latency model's ``job_start`` (``later``: ``later_start``) in seconds at full
+    budget, by the idle gap before a job (None: the cost model has none)."""
     from ..sim.latency import start_ms
     platform = scenario.platform
     if scenario.cost_model != "latency" or platform.latency is None:
         return None
-    return lambda gap_s: start_ms(platform.latency, gap_s, platform.peak_gmacs) / 1e3
+    return lambda gap_s: start_ms(platform.latency, gap_s, platform.peak_gmacs,
+                                  later=later) / 1e3
 
 
 SPEED_RUNS = 200  # jobs timed alone for host_speed
@@ -398,7 +401,8 @@ def host_speed(steps, view, scenario, timer: Callable[[], float] = time.perf_cou
     the median time of a whole job (every step in a row, jobs 1 ms apart, as
     :func:`corunner_check` times them; measured with ``timer``) over the model's time for
     the same (the steps' medians at full budget without the per-step executor overhead,
-    plus the job start after a 1 ms gap). Above 1: slower than calibrated; the
+    plus the job start after a 1 ms gap, and for an incremental bundle its later graphs'
+    ``later_start``). Above 1: slower than calibrated; the
     calibration is a snapshot and this host's speed drifts (README, "How far can you
     trust it")."""
     from ..sim.latency import start_ms
@@ -407,6 +411,9 @@ def host_speed(steps, view, scenario, timer: Callable[[], float] = time.perf_cou
     model = sum(view.work_s) - k * platform.stage_overhead_ms / 1e3
     if scenario.cost_model == "latency" and platform.latency is not None:
         model += start_ms(platform.latency, GAP_S, platform.peak_gmacs) / 1e3
+        if view.incremental:
+            model += (k - 1) * start_ms(platform.latency, GAP_S, platform.peak_gmacs,
+                                        later=True) / 1e3
     alone = _timed_runs(steps, k, SPEED_RUNS, GAP_S, median=True, timer=timer)
     return {"job_ms": alone * 1e3, "model_ms": model * 1e3,
             "ratio": alone / model if model > 0 else None}

@@ -103,6 +103,7 @@ def test_a_job_pays_its_start_cost_on_its_first_graph_by_the_idle_gap(bundles, t
     raw = latency_scenario(bundles)
     table = [{"gap_ms": 10.0, "us": 2000.0}, {"gap_ms": 200.0, "us": 30000.0}]
     raw["platform"]["latency"]["job_start"] = table
+    raw["platform"]["latency"]["later_start"] = [{"gap_ms": 10.0, "us": 500.0}]
     scenario = load_scenario(write(tmp_path, raw))
     model, peak = scenario.platform.latency, scenario.platform.peak_gmacs
     result = engine.simulate(scenario)
@@ -117,17 +118,22 @@ def test_a_job_pays_its_start_cost_on_its_first_graph_by_the_idle_gap(bundles, t
         for job_id in sorted(jobs):
             steps = jobs[job_id]
             extra = start_ms(model, steps[0].start_s - free, peak)
+            later = start_ms(model, steps[0].start_s - free, peak, later=True)
             starts.append(extra)
             for i, e in enumerate(steps):
                 if not e.completed:
                     continue
                 first = i == 0
-                want = medians[e.stage - 1] + (extra if first else 0.0)
+                # an incremental job's later graphs pay later_start (flat past 10 ms)
+                want = medians[e.stage - 1] + (extra if first else later)
                 assert (e.end_s - e.start_s) * 1e3 == pytest.approx(want, rel=1e-9), (
                     spec.name, job_id, e.stage)
             free = steps[-1].end_s
         assert min(starts) > 1.0                  # every job paid milliseconds to start
         assert starts[0] == pytest.approx(30.0)   # idle since the start: the table's last
+        assert any(len(steps) > 1 for steps in jobs.values()) or \
+            not spec.bundle.manifest.incremental   # later graphs were charged, and checked
+    assert start_ms(model, 1.0, peak, later=True) == pytest.approx(0.5)
 
 
 def test_a_latency_scenario_runs_and_charges_the_model_medians(bundles, tmp_path):

@@ -167,3 +167,12 @@ def test_a_latency_model_calibrated_for_another_vector_width_is_flagged():
     assert report.model_warnings(scenario(16), None) == []      # unknown CPU: nothing to say
     assert report.model_warnings(scenario(16, padded=False), "avx2") == []  # no padding term
     assert report.model_warnings(scenario(16, cost_model="macs"), "avx2") == []
+
+
+def test_an_incremental_jobs_later_steps_are_judged_with_later_start():
+    samples = [sample(0, 1, 0.0, 0.0015), sample(0, 2, 0.0015, 0.0025),
+               sample(1, 1, 0.0055, 0.0015), sample(1, 2, 0.007, 0.0025)]
+    start = lambda gap: 0.0005 if gap > 0 else 0.0   # noqa: E731
+    later = lambda gap: 0.0005 if gap > 0 else 0.0   # noqa: E731
+    # job 1 follows a 1.5 ms gap: both its steps pay for it; job 0 has no gap to go by
+    assert sample_ratios(samples, WORK, start, later) == pytest.approx([1.5, 1.25, 1.0, 1.0])
