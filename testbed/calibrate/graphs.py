@@ -27,7 +27,7 @@ from pathlib import Path
 
 from ..bundle import Bundle
 from ..errors import BundleError, ConfigError
-from ..sim.latency import StageGraph
+from ..sim.latency import BLOCKS, DEFAULT_BLOCK, StageGraph
 
 _CACHE: dict[tuple[str, str], StageGraph] = {}
 
@@ -81,17 +81,16 @@ def graph_stats(model, macs: int | None = None) -> StageGraph:
     dims = _dims(graph)
     shapes = [c for c in (_conv(n, dims) for n in nodes if n.op_type == "Conv") if c]
     blocks = []
-    for block in NCHWC_BLOCKS:
+    for block in BLOCKS:
         convs = [dataclasses.replace(c, block=block) for c in shapes]
         blocks.append((block, int(macs) + sum(c.padding_macs for c in convs),
                        sum(c.patch_bytes for c in convs)))
     io = sum(1 for i in graph.input if i.name not in weights) + len(graph.output)
     return StageGraph(int(macs), int(moved), len(nodes), 0, io,
-                      blocks=tuple(blocks)).at_block(NCHWC_BLOCK)
+                      blocks=tuple(blocks)).at_block(DEFAULT_BLOCK)
 
 
-NCHWC_BLOCK, NCHWC_ALIGN = 16, 4  # ONNX Runtime CPU: blocked kernels below / at multiples
-NCHWC_BLOCKS = (8, 16)  # the block is the vector width: 8 floats (AVX2), 16 (AVX-512)
+NCHWC_ALIGN = 4  # ONNX Runtime CPU: blocked kernels for input channels at multiples of it
 
 
 @dataclass(frozen=True)
@@ -103,7 +102,7 @@ class _Conv:
     kernel: int
     positions: int
     groups: int
-    block: int = NCHWC_BLOCK  # the kernels' channel block on this host
+    block: int = DEFAULT_BLOCK  # the kernels' channel block on this host
 
     @property
     def blocked(self) -> bool:

@@ -7,9 +7,10 @@ build_monolithic`, where the stage format allows it) and, for incremental bundle
 chained subnet (stages 1..k back to back). A bundle's graphs are timed interleaved, round
 by round, after warm-up rounds, and the bundles take turns of a few rounds each
 (:func:`graphs_timed`), so that drift and slow spells of a shared host hit them all alike;
-every sample is kept. Then stage 1 once more, as the first step of jobs that start after an idle gap
-(kind "paced", one graph per gap of :data:`GAPS_MS`), with an incremental bundle's later
-stages after it: what a job's start costs beyond back-to-back runs. The caller pins the process to one core (:func:`pin`).
+every sample is kept. Then jobs that start after an idle gap (kind "paced", one set per gap
+of :data:`GAPS_MS`: stage 1, and an incremental bundle's later stages after it), each stage
+timed again right after (kind "rerun"): what a gap costs a job's first and later graphs
+(``job_start``, ``later_start``). The caller pins the process to one core (:func:`pin`).
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def graphs_timed(paths, warmup: int, repeats: int, progress=None) -> list[Graph]
     rounds, each turn after one untimed round, so that slow spells of a shared host (tens
     of milliseconds) fall on every bundle alike while each bundle's graphs still run
     with its own weights in cache, as in a run of one system. Then each bundle's paced
-    stage 1, one job per bundle in turn at each gap. ``progress``: a tqdm-like bar,
+    jobs (:func:`_paced_job`), one job per bundle in turn at each gap. ``progress``: a tqdm-like bar,
     advanced once per round of every bundle."""
     prepared = [prepare(p) for p in paths]
     for p in prepared:
@@ -130,11 +131,6 @@ def graphs_timed(paths, warmup: int, repeats: int, progress=None) -> list[Graph]
 BLOCK = 10  # rounds of one bundle per turn (a few ms to tens of ms)
 
 
-def bundle_graphs_timed(path, warmup: int, repeats: int, progress=None) -> list[Graph]:
-    """:func:`graphs_timed` on one bundle."""
-    return graphs_timed([path], warmup, repeats, progress)
-
-
 GAPS_MS = (1.0, 2.0, 4.0, 8.0)  # idle gaps before paced jobs (the job_start table's points)
 PACED_REPEATS = 300             # paced jobs per gap, at most
 
@@ -143,10 +139,9 @@ def _paced_job(first, later, gap_ms: float) -> tuple[list[float], list[float]]:
     """Seconds of each stage of a job that starts ``gap_ms`` after the previous one ended,
     the core spinning in between as ``testbed validate``'s executor does (``first``: stage
     1, then each of ``later``: stages 2..k), and of the same stages run again right after
-    (kind "rerun"): against that rerun, a microsecond later, stage 1 gives the latency
-    model's ``job_start`` and the later ones what a gap costs beyond the first graph
-    (calibration reports it; the model leaves it out), whatever speed the host has in
-    that minute."""
+    (kind "rerun"): against that rerun, a moment later, stage 1 gives the latency
+    model's ``job_start`` and the later ones its ``later_start``, whatever speed the host
+    has in that minute."""
     clock = time.perf_counter
     until = clock() + gap_ms / 1e3
     while clock() < until:

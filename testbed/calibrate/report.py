@@ -36,7 +36,7 @@ def write_platform(result: dict, out: Path, samples_name: str) -> None:
         "# step ms at budget 1 = launch_ms + (nodes * node_us + tensors * io_us) / 1000",
         "#     + max(macs / (gmacs * 1e6), bytes / (gbps * 1e6))",
         "#     (padded: true: macs as the kernels execute them, blocked convolutions'",
-        f"#      channels in whole blocks of `block` = {m.get('block', 16)}, of 8 (AVX2)",
+        f"#      channels in whole blocks of `block` = {m['block']}, of 8 (AVX2)",
         "#      or 16 (AVX-512) the one that fits best; false: dense macs)",
         "#     + im2col_bytes / (expand_gbps * 1e6)",
         "#     [+ job_start on a job's first graph, by the idle gap before the job",
@@ -52,7 +52,7 @@ def write_platform(result: dict, out: Path, samples_name: str) -> None:
         f"  node_us: {_num(m['node_us'])}",
         f"  io_us: {_num(m['io_us'])}",
         f"  padded: {'true' if m['padded'] else 'false'}",
-        f"  block: {m.get('block', 16)}",
+        f"  block: {m['block']}",
     ]
     if m["gbps"]:
         lines.append(f"  gbps: {_num(m['gbps'])}")
@@ -108,7 +108,7 @@ def _markdown(r: dict) -> str:
            _model_row("shipped", m, r["errors"]),
            _model_row("launch + max(compute, memory) only", s, r["simple_errors"]), "",
            _held_out_line(r.get("held_out")), "",
-           _block_line(r.get("blocks"), m.get("block", 16)), "",
+           _block_line(r.get("blocks"), m["block"]), "",
            _steadiness_line(r["host"]), "",
            _job_start_line(r["job_start"]), "",
            _later_start_line(r.get("later_start")), "",

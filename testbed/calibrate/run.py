@@ -26,8 +26,8 @@ import numpy as np
 
 from ..errors import TestbedError
 from .fit import Fit, fit_latency
+from ..sim.latency import BLOCKS, DEFAULT_BLOCK
 from ..steadiness import probe
-from .graphs import NCHWC_BLOCK, NCHWC_BLOCKS
 from .measure import Graph, graphs_timed, pin
 
 RATIO_POINTS = 1001  # pooled samples kept as this many quantiles
@@ -37,8 +37,8 @@ FITTED = ("stage", "monolithic")  # graph kinds the model is fitted on
 def job_start(graphs: list[Graph]) -> list[dict]:
     """The latency model's ``job_start`` table: for each idle gap, per bundle, stage 1's
     median as the first step of jobs after that gap (kind "paced",
-    :func:`.measure._paced_job`) minus its median run again right after (kind "rerun";
-    where there is none, back to back); each point takes the median over bundles (never
+    :func:`.measure._paced_job`) minus its median run again right after (kind "rerun");
+    each point takes the median over bundles (never
     below 0, nor below the point of a shorter gap)."""
     points, floor = [], 0.0
     for gap in sorted({g.gap_ms for g in graphs if g.kind == "paced"}):
@@ -73,13 +73,9 @@ def later_start(graphs: list[Graph]) -> list[dict]:
 
 def _warm(graphs: list[Graph], paced: Graph) -> Graph:
     """The reference for a paced stage: the same stage run again right after it in the
-    same jobs (kind "rerun"), else the stage back to back."""
-    for kind in ("rerun", "stage"):
-        for h in graphs:
-            if (h.bundle, h.kind, h.index) == (paced.bundle, kind, paced.index) and \
-                    (kind == "stage" or h.gap_ms == paced.gap_ms):
-                return h
-    raise ValueError(f"no reference for {paced.bundle} stage {paced.index}")
+    same jobs (kind "rerun")."""
+    return next(h for h in graphs if h.kind == "rerun" and
+                (h.bundle, h.index, h.gap_ms) == (paced.bundle, paced.index, paced.gap_ms))
 
 
 def calibrate(bundles: list, out: Path, report_dir: Path | None = None, *, core=None,
@@ -128,7 +124,7 @@ def _result(graphs: list[Graph], full: bool, core: int, load: list[float],
     the kernels execute them), else the simple one (launch + max(dense MACs, memory)),
     which is always fitted for comparison."""
     blocks = _block_errors(graphs) if full else {}
-    block = min(blocks, key=blocks.get) if blocks else NCHWC_BLOCK
+    block = min(blocks, key=blocks.get) if blocks else DEFAULT_BLOCK
     graphs = at_block(graphs, block)
     fitted = [g for g in graphs if g.kind in FITTED]
     fit = _fit(fitted, full)
@@ -163,12 +159,12 @@ def at_block(graphs: list[Graph], block: int) -> list[Graph]:
 
 
 def _block_errors(graphs: list[Graph]) -> dict[int, float]:
-    """Per channel block the kernels may use (:data:`NCHWC_BLOCKS`): the shipped model's
+    """Per channel block the kernels may use (:data:`testbed.sim.latency.BLOCKS`): the shipped model's
     median error over the fitted graphs when fitted with that block. ONNX Runtime's block
     is the vector width, which the host's instruction set decides (8 floats with AVX2, 16
     with AVX-512); the fit that explains the measurements best tells which this host has."""
     out = {}
-    for block in NCHWC_BLOCKS:
+    for block in BLOCKS:
         fitted = [g for g in at_block(graphs, block) if g.kind in FITTED]
         fit = _fit(fitted, True)
         out[block] = float(np.median([abs(_predict(g, fit, True) / g.median_ms - 1)

@@ -47,7 +47,12 @@ from ..errors import ConfigError
 from .params import num
 from .seeds import component_rng
 
-BLOCKS = (8, 16)  # channel blocks of ONNX Runtime's NCHWc kernels (AVX2, AVX-512)
+# ONNX Runtime's NCHWc convolution kernels compute channels in blocks of the CPU's vector
+# width in floats: the block by vector instructions (testbed.profile.vector_isa), the
+# blocks a latency model may name, and the one a model names unless calibrated otherwise
+VECTOR_BLOCK = {"avx2": 8, "avx512": 16}
+BLOCKS = tuple(sorted(VECTOR_BLOCK.values()))
+DEFAULT_BLOCK = 16
 
 BLOCK = 1024  # jobs whose multipliers are drawn at once, per step
 
@@ -120,7 +125,7 @@ class LatencyModel:
     scale_to_peak: bool = False          # scale = gmacs / platform.peak_gmacs
     padded: bool = True                  # compute term on kernel MACs (blocked convolutions'
                                          # channel padding); false: dense MACs
-    block: int = 16                      # the blocked kernels' channel block: 16 (AVX-512)
+    block: int = DEFAULT_BLOCK           # the blocked kernels' channel block: 16 (AVX-512)
                                          # or 8 (AVX2), as calibration found it
     variability: Variability = Variability()
 

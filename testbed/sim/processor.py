@@ -216,15 +216,15 @@ class Processor:
         job = _Job(frame, self.row_of[frame.sample_id], self.priority[frame.job_class])
         job.work = self.work_v if self.draws is None else \
             tuple(w * m for w, m in zip(self.work_v, self.draws.job(frame.job_id)))
-        if self.start_v is not None:
-            # the job's first graph: step 1, or the one subnet graph of a non-incremental job
-            extra, inc = self.start_v(t - self.free_since), self.incremental
-            job.work = tuple(w + extra if k == 0 or not inc else w
+        if self.start_v is not None or self.later_v is not None:
+            # the job's first graph (step 1, or the one subnet graph of a non-incremental
+            # job) pays job_start for the idle gap, an incremental job's later graphs
+            # later_start
+            gap, inc = t - self.free_since, self.incremental
+            first = 0.0 if self.start_v is None else self.start_v(gap)
+            later = 0.0 if self.later_v is None or not inc else self.later_v(gap)
+            job.work = tuple(w + (first if k == 0 or not inc else later)
                              for k, w in enumerate(job.work))
-        if self.later_v is not None and self.incremental:
-            # an incremental job's later graphs pay for the same idle gap (later_start)
-            extra = self.later_v(t - self.free_since)
-            job.work = tuple(w + extra if k > 0 else w for k, w in enumerate(job.work))
         if self.policy.needs_foresight:
             usable = self._usable(frame)
             correct = self._foreseen(usable, job.row) if self.policy.knows_answers else None

@@ -62,16 +62,14 @@ def document(v, command: str, host_before: dict | None = None) -> dict:
     }
 
 
-BLOCK_OF = {"avx512": 16, "avx2": 8}  # ONNX Runtime's NCHWc channel block by vector ISA
-
-
 def model_warnings(scenario, vector: str | None) -> list[str]:
     """What makes the scenario's cost model unfit for this host, in words: a latency model
     whose channel block is not this CPU's (calibrated on another host)."""
     latency = getattr(scenario.platform, "latency", None)
     if scenario.cost_model != "latency" or latency is None or not latency.padded:
         return []
-    expected = BLOCK_OF.get(vector or "")
+    from ..sim.latency import VECTOR_BLOCK
+    expected = VECTOR_BLOCK.get(vector or "")
     if expected is None or expected == latency.block:
         return []
     return [f"the latency model charges convolutions in channel blocks of {latency.block}, "

@@ -176,3 +176,28 @@ def test_an_incremental_jobs_later_steps_are_judged_with_later_start():
     later = lambda gap: 0.0005 if gap > 0 else 0.0   # noqa: E731
     # job 1 follows a 1.5 ms gap: both its steps pay for it; job 0 has no gap to go by
     assert sample_ratios(samples, WORK, start, later) == pytest.approx([1.5, 1.25, 1.0, 1.0])
+
+
+def test_the_host_speed_model_counts_job_start_and_later_start():
+    """Whole jobs timed alone against the model: the steps' medians without the executor's
+    per-step overhead, plus job_start and, for an incremental bundle, later_start for
+    each later step, at the 1 ms gap the timed jobs leave."""
+    from types import SimpleNamespace
+
+    from testbed.sim.latency import JobStart, LatencyModel
+    from testbed.validate.validation import host_speed
+    latency = LatencyModel(gmacs=1.0, job_start=(JobStart(1.0, 100.0),),
+                           later_start=(JobStart(1.0, 50.0),))
+    scenario = SimpleNamespace(cost_model="latency", platform=SimpleNamespace(
+        latency=latency, peak_gmacs=1.0, stage_overhead_ms=0.01))
+    clock = {"t": 0.0}
+
+    class Steps:   # every step takes 1 ms on the timer
+        def run(self, k, sample_id, carry):
+            clock["t"] += 0.001
+
+    for incremental, model_ms in ((True, 3 * 1.0 + 0.1 + 2 * 0.05), (False, 3.1)):
+        view = SimpleNamespace(work_s=(0.00101,) * 3, incremental=incremental)
+        got = host_speed(Steps(), view, scenario, timer=lambda: clock["t"])
+        assert got["model_ms"] == pytest.approx(model_ms)
+        assert got["ratio"] == pytest.approx(3.0 / model_ms)
