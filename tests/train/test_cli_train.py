@@ -41,6 +41,22 @@ def test_train_warns_about_steps_that_change_no_prediction(tmp_path, capsys, mon
     assert "warning" not in capsys.readouterr().err
 
 
+def test_train_warns_when_the_subnets_miss_their_mac_targets(tmp_path, capsys, monkeypatch):
+    import testbed.train.runner as runner
+    summary = {"original_macs": 1000, "original_accuracy": 0.5, "targets_reached": False,
+               "subnets": [{"index": k, "macs_pct": 10.0 * k + (7.06 if k == 2 else 0.0),
+                            "target_pct": 10.0 * k, "macs_dense_pct": 10.0 * k,
+                            "accuracy": 0.4} for k in (1, 2, 3)]}
+    monkeypatch.setattr(runner, "run_training", lambda *a, **k: summary)
+    out = str(tmp_path / "run")
+    assert main(["train", str(SMOKE), "--out", out, "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "miss their MAC targets" in err and "27.06% for 20.00%" in err
+    summary["targets_reached"] = True
+    assert main(["train", str(SMOKE), "--out", out, "--no-progress"]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
 def test_a_run_started_before_a_switch_existed_still_resumes():
     import json
 
