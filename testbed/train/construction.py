@@ -282,16 +282,17 @@ def _final_moves(net, importance: Importance, targets: list[float], growth: floa
     return moved
 
 
-def target_misses(net, targets: list[float], tolerance: float) -> float:
-    """MACs by which the subnets miss their targets' windows (target +- tolerance/2), summed."""
-    return sum(max(0.0, abs(m - t) - tolerance / 2) for m, t in zip(net.subnet_macs(), targets))
+def target_misses(net, targets: list[float], tolerance: float) -> list[float]:
+    """MACs by which each subnet misses its target's window (target +- tolerance/2)."""
+    return [max(0.0, abs(m - t) - tolerance / 2) for m, t in zip(net.subnet_macs(), targets)]
 
 
 def _calibrate_all(net, importance: Importance, targets: list[float], growth: float,
                    tolerance: float, keep: list[list[int]]) -> list[int]:
     """:func:`calibrate` every subnet, smallest first, in two ways from the same assignment,
-    keeping the one that lands closer to the targets (:func:`target_misses`; the guarded
-    one on a tie). Guarded: no move may take a larger subnet below its target. Unguarded:
+    keeping the one that lands closer to the targets: the smaller worst miss
+    (:func:`target_misses`), then the smaller total, then the guarded one. Guarded: no
+    move may take a larger subnet below its target. Unguarded:
     each subnet is brought to its own target and the larger ones, calibrated after it,
     repair what its moves cost them (calibrating subnet j never changes a smaller one).
     The guard alone can strand a subnet above its target: on a 6-iteration LeNet-5 smoke
@@ -304,8 +305,9 @@ def _calibrate_all(net, importance: Importance, targets: list[float], growth: fl
         moved = [calibrate(net, importance, j, growth, targets[j - 1], tolerance, keep,
                            targets=targets if guarded else None)
                  for j in range(1, net.num_steps + 1)]
-        tries.append((target_misses(net, targets, tolerance), not guarded, moved, _snapshot(net)))
-    miss, _, moved, assignment = min(tries, key=lambda t: t[:2])
+        miss = target_misses(net, targets, tolerance)
+        tries.append((max(miss), sum(miss), not guarded, moved, _snapshot(net)))
+    *_, moved, assignment = min(tries, key=lambda t: t[:3])
     _restore(net, assignment)
     return moved
 

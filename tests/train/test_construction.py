@@ -135,8 +135,8 @@ def test_per_mac_smoke_lands_every_subnet_in_its_window(tmp_path, capsys):
 
 def test_calibration_keeps_the_guarded_pass_unless_the_other_lands_closer():
     """_calibrate_all tries both passes from one assignment and keeps the better one: the
-    result is one of the two passes run alone (never a mix) and misses its targets by no
-    more than either; on a tie it is the guarded one."""
+    result is one of the two passes run alone (never a mix), its worst miss (then total)
+    no larger than either's; on a tie it is the guarded one."""
     import copy
 
     import numpy as np
@@ -164,12 +164,13 @@ def test_calibration_keeps_the_guarded_pass_unless_the_other_lands_closer():
             for j in range(1, 5):
                 calibrate(other, imp, j, 1.5, targets[j - 1], tol, keep,
                           targets=targets if guarded else None)
-            alone.append((target_misses(other, targets, tol),
-                          [layer.step.tolist() for layer in other.hidden]))
+            miss = target_misses(other, targets, tol)
+            alone.append(((max(miss), sum(miss)), [layer.step.tolist() for layer in other.hidden]))
         _calibrate_all(net, imp, targets, 1.5, tol, keep)
         got = [layer.step.tolist() for layer in net.hidden]
         best = alone[0] if alone[0][0] <= alone[1][0] else alone[1]
-        assert got == best[1] and target_misses(net, targets, tol) == best[0], seed
+        miss = target_misses(net, targets, tol)
+        assert got == best[1] and (max(miss), sum(miss)) == best[0], seed
         differed += alone[0][1] != alone[1][1]
         assert_nested(net)
     assert differed                      # the two passes do disagree on some assignments
