@@ -73,3 +73,16 @@ def test_device_and_executor_are_documented(capsys):
             main(argv)
         text = " ".join(capsys.readouterr().out.split())
         assert all(w in text for w in words), (argv, text)
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(monkeypatch, capsys):
+    """`testbed ... | head`: stdout's reader closes early; no traceback, exit 141 (as a
+    shell reports SIGPIPE)."""
+    import testbed.commands.info as info
+    from testbed.cli import main
+
+    def closed(args):
+        raise BrokenPipeError(32, "Broken pipe")
+    monkeypatch.setattr(info, "run", closed)
+    assert main(["info", "lenet5"]) == 141
+    assert "Traceback" not in capsys.readouterr().err

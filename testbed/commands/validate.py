@@ -63,6 +63,11 @@ def add_arguments(p):
                    "runs, with a fixed loop independent of any model (default 2; 0: no)")
     p.add_argument("--data-root", help="run on the real images of this dataset root "
                    "(default: replay eval.npz verdicts on a fixed input)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="simulate only: print each system's simulated figures and how often "
+                   "the simulator agrees with itself job by job on independent "
+                   "execution-time draws (the most a real run can be expected to agree); "
+                   "run nothing for real, write nothing")
 
 
 def command_line(args) -> str:
@@ -125,11 +130,16 @@ def plan(args):
 
 
 def run(args):
-    from ..validate import report
-    from ..validate.validation import validate
+    from ..validate import ceiling, report
+    from ..validate.validation import tuned, validate
     scenario, out, live = plan(args)
+    if args.dry_run:
+        print(dry_run(tuned(scenario)[0]))
+        return 0
     before = report.host()
     for warning in report.model_warnings(scenario, before.get("vector")):
+        print(f"testbed validate: warning: {warning}", file=sys.stderr)
+    for warning in ceiling.warnings(ceiling.scenario_ceilings(tuned(scenario)[0])):
         print(f"testbed validate: warning: {warning}", file=sys.stderr)
     v = validate(scenario, mechanism=args.mechanism, live=live, core=args.core,
                  period_s=args.period_ms / 1e3, idle=args.idle, progress=True,
@@ -142,6 +152,31 @@ def run(args):
         print(f"skipped {name}: {why}", file=sys.stderr)
     print(f"report: {out}", file=sys.stderr)
     return 0
+
+
+def dry_run(scenario) -> str:
+    """The simulation's figures per system and its agreement with itself (no real run)."""
+    from ..sim import engine
+    from ..validate import ceiling, compare
+    result = engine.simulate(scenario, scenario.seed)
+    ceilings = ceiling.scenario_ceilings(scenario) or {}
+    rows = ["system           hit %   acc %  steps  p95 ms  sim vs itself"]
+    for name in result.systems:
+        x = compare.side([r for r in result.records if r.system == name])
+        own = ceilings.get(name)
+        rows.append(f"{name:<16} {_p(x['hit_rate'])}  {_p(x['accuracy_at_deadline'])}  "
+                    f"{x['mean_steps']:5.2f}  {_ms(x['p95_ms'])}  "
+                    + ("—   (no execution-time variability)" if own is None
+                       else f"{100 * own:5.1f} %"))
+    rows.append(f"sim vs itself: per-job agreement of the simulation with itself on "
+                f"independent execution-time draws (median of {ceiling.REDRAWS}); the real "
+                f"run's target is {100 * compare.TARGET_AGREEMENT:g} %")
+    rows += [f"warning: {w}" for w in ceiling.warnings(ceilings)]
+    return "\n".join(rows)
+
+
+def _ms(x) -> str:
+    return "   —  " if x is None else f"{x:6.3f}"
 
 
 def summary(doc: dict) -> str:

@@ -66,10 +66,12 @@ def fault_plan(scenario, seed: int) -> FaultPlan:
 
 def simulate(scenario, seed: int | None = None, *, live=None,
              on_record: Sink | None = None, on_event: Sink | None = None,
-             keep: bool = True, keep_events: bool | None = None) -> SimResult:
+             keep: bool = True, keep_events: bool | None = None, redraw: int = 0) -> SimResult:
     """Run every system of ``scenario``; ``live``: a :class:`~testbed.sim.live.LiveRunner`
     to classify the real images instead of replaying ``eval.npz``. ``keep_events``
-    (default: as ``keep``) says whether ``result.events`` collects the stage events."""
+    (default: as ``keep``) says whether ``result.events`` collects the stage events.
+    ``redraw`` > 0: the same run with independent execution-time draws (the latency cost
+    model's variability, :class:`~testbed.sim.latency.Draws`; share-budget systems only)."""
     seed = scenario.seed if seed is None else seed
     result = SimResult(tuple(s.name for s in scenario.systems), seed, make_trace(scenario, seed))
     emit_record = _fanout(result.records.append if keep else None, on_record)
@@ -91,7 +93,7 @@ def simulate(scenario, seed: int | None = None, *, live=None,
             continue
         env = simpy.Environment()
         Processor(env, scenario, spec, seed, result.trace, outcomes, emit_record, emit_event,
-                  signal=faults.signal).start(_frames(scenario, seed, faults))
+                  signal=faults.signal, redraw=redraw).start(_frames(scenario, seed, faults))
         env.run()
     if keep:
         order = {name: i for i, name in enumerate(result.systems)}

@@ -246,10 +246,14 @@ def _empirical(ratios: list[float]) -> Dist:
 class Draws:
     """The latency multipliers of one run: ``job(job_id)`` -> one per step. Drawn in
     blocks of :data:`BLOCK` jobs per step from ``component_rng(seed, "latency", block,
-    step)``, so a (seed, job, step) always gets the same normal draw, whatever ran before."""
+    step)``, so a (seed, job, step) always gets the same normal draw, whatever ran before.
+    ``redraw`` > 0 draws from another stream of the same seed, ``("latency", "redraw",
+    redraw, block, step)``: the same run with independent execution times (what
+    :mod:`testbed.validate.ceiling` compares the simulator against)."""
 
-    def __init__(self, seed: int, dists: tuple[Dist, ...]):
+    def __init__(self, seed: int, dists: tuple[Dist, ...], redraw: int = 0):
         self.seed, self.dists = seed, dists
+        self.key = ("latency",) if redraw == 0 else ("latency", "redraw", redraw)
         self.blocks: dict[int, np.ndarray] = {}
 
     def job(self, job_id: int) -> tuple[float, ...]:
@@ -262,6 +266,6 @@ class Draws:
         return tuple(values[row].tolist())
 
     def _block(self, block: int) -> np.ndarray:
-        cols = [dist(component_rng(self.seed, "latency", block, k).standard_normal(BLOCK))
+        cols = [dist(component_rng(self.seed, *self.key, block, k).standard_normal(BLOCK))
                 for k, dist in enumerate(self.dists, start=1)]
         return np.column_stack(cols)

@@ -62,8 +62,9 @@ class _Job:
 class Processor:
     def __init__(self, env: simpy.Environment, scenario, spec, seed: int, trace: Trace,
                  outcomes: Outcomes, emit_record: Sink | None, emit_event: Sink | None,
-                 signal: Signal | None = None, sensed: Trace | None = None):
+                 signal: Signal | None = None, sensed: Trace | None = None, redraw: int = 0):
         self.env, self.name, self.seed, self.policy = env, spec.name, seed, spec.policy
+        self.redraw = redraw        # > 0: independent execution-time draws (latency.Draws)
         self.incremental = spec.bundle.manifest.incremental
         self.watches = spec.policy.watches_budget
         self.classes = scenario.workload
@@ -99,7 +100,7 @@ class Processor:
         latency = scenario.platform.latency if scenario.cost_model == "latency" else None
         dists = latency and stage_dists(latency.variability, spec.bundle.manifest.name,
                                         len(self.work_v))
-        self.draws = Draws(self.seed, dists) if dists else None
+        self.draws = Draws(self.seed, dists, self.redraw) if dists else None
         per_ms = peak * 1e6 / trace.macs_per_value_s(peak)  # trace units per ms at full budget
         self.start_v = None if not (latency and latency.job_start) else \
             (lambda gap_s: start_ms(latency, gap_s, peak) * per_ms)

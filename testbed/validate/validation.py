@@ -36,6 +36,7 @@ import numpy as np
 from ..sim.records import JobRecord
 from ..steadiness import probe, spells
 from . import compare
+from .ceiling import has_variability, self_agreement
 from .corunner import PERIOD_S, CoRunner, imposed
 from .executor import OrtSteps, RealProcessor, StepSample
 from .mechanism import DilatedClock, Mechanism, WallClock, choose, detect_fifo
@@ -63,6 +64,7 @@ class SystemRun:
     scaled: list[JobRecord] | None = None  # the simulation at the measured host speed
     tracked_speed: dict | None = None  # the host's speed through the run (speed.spells)
     tracked: list[JobRecord] | None = None  # the simulation at that speed, window by window
+    self_agreement: float | None = None  # the simulation against itself redrawn (ceiling.py)
 
 
 @dataclass
@@ -99,7 +101,8 @@ class Validation:
             x = each[_median_index([f["agreement"] or 0.0 for f in each])]
             x["repeats"] = [{"repeat": f["repeat"], "real": f["real"],
                              "difference": f["difference"], "agreement": f["agreement"],
-                             "met": f["met"], "corunner": _brief(f.get("corunner")),
+                             "met": f["met"], "self_agreement": f.get("self_agreement"),
+                             "corunner": _brief(f.get("corunner")),
                              "rig_held": rig_held(f.get("corunner")),
                              "host_speed": (f.get("host_speed") or {}).get("ratio"),
                              "host_speed_before": (f.get("host_speed") or {}).get("before"),
@@ -136,6 +139,7 @@ def _figures(run: SystemRun) -> dict:
     x["steps"] = compare.step_costs(run.samples, run.work_s)
     x["real_wall_s"] = run.wall_s
     x["policy"] = run.policy
+    x["self_agreement"] = run.self_agreement
     if run.check is not None:
         x["corunner"] = run.check
     if run.host_speed is not None:
@@ -230,7 +234,7 @@ def validate(scenario, *, mechanism: str = "auto", detector=detect_fifo,
     from ..sim import engine, workload
     _check_budget(scenario)
     chosen, pinned = choose(mechanism, detector), pick_core(core)
-    scenario, tuning = _tuned(scenario)
+    scenario, tuning = tuned(scenario)
     result = Validation(scenario, chosen, pinned, period_s, idle, tuning=tuning, timer=timer,
                         overhead_s=None if overhead_us is None else overhead_us / 1e6)
     keep = [spec for spec in scenario.systems if not _skipped(spec, result.skipped)]
@@ -271,11 +275,12 @@ def imposed_trace(trace, scenario, period_s: float, overhead_s: float = 0.0):
     return Trace(t, [x / to_fraction for x in v], trace.column)
 
 
-def _simulate(scenario, spec, served, sensed, frames, outcomes) -> list[JobRecord]:
+def _simulate(scenario, spec, served, sensed, frames, outcomes, redraw: int = 0
+              ) -> list[JobRecord]:
     """One system simulated with ``served`` serving its jobs and ``sensed`` read by its
-    monitor (:func:`imposed_trace`)."""
+    monitor (:func:`imposed_trace`); ``redraw`` > 0: on independent execution-time draws."""
     records: list[JobRecord] = []
-    env = _view(scenario, spec, served, sensed, outcomes, records.append)
+    env = _view(scenario, spec, served, sensed, outcomes, records.append, redraw)
     env.start(iter(frames))
     env.env.run()
     return records
@@ -290,7 +295,7 @@ def _check_budget(scenario) -> None:
                           "share of the core; a task set is not supported)", kind)
 
 
-def _tuned(scenario):
+def tuned(scenario):
     """The scenario with its grid and ``auto`` policies tuned (as ``testbed run`` does)."""
     if not any(s.candidates for s in scenario.systems):
         return scenario, {}
@@ -318,7 +323,7 @@ def _bar(total: int, enabled: bool):
                 disable=None if enabled else True, mininterval=0.5, leave=False)
 
 
-def _view(scenario, spec, served, sensed, outcomes, emit_record=None):
+def _view(scenario, spec, served, sensed, outcomes, emit_record=None, redraw: int = 0):
     """The simulator's processor for ``spec``, served by ``served`` with its monitor on
     ``sensed`` (built; run only by :func:`_simulate`)."""
     import simpy
@@ -328,7 +333,7 @@ def _view(scenario, spec, served, sensed, outcomes, emit_record=None):
     faults = fault_plan(scenario, scenario.seed)
     return Processor(simpy.Environment(), scenario, spec, scenario.seed, served, outcomes,
                      emit_record, None, signal=faults.signal,
-                     sensed=None if sensed is served else sensed)
+                     sensed=None if sensed is served else sensed, redraw=redraw)
 
 
 def _outcomes(spec, frames, live):
@@ -368,6 +373,8 @@ def _run_system(scenario, spec, trace, frames, fluid, result: Validation, steps_
                                  tick)
         wall = time.perf_counter() - start
         speed = _both(before, host_speed(steps, view, scenario, timer))
+    ceiling = None if not has_variability(scenario) else self_agreement(
+        sim, lambda r: _simulate(scenario, spec, served, trace, frames, outcomes, r))
     scaled = None if speed["ratio"] is None else _simulate(
         scenario, spec, scaled_trace(served, speed["ratio"]), trace, frames, outcomes)
     edges, ratios = tracked_speed(samples, view.work_s, scenario.horizon_s,
@@ -379,7 +386,7 @@ def _run_system(scenario, spec, trace, frames, fluid, result: Validation, steps_
     return SystemRun(spec.name, sim, real, samples, tuple(view.work_s), wall,
                      _policy(spec.policy), None if served is trace else fluid, check,
                      host_speed=speed, scaled=scaled, tracked_speed=spells(ratios),
-                     tracked=tracked)
+                     tracked=tracked, self_agreement=ceiling)
 
 
 def _job_start(scenario, later: bool = False) -> Callable[[float], float] | None:

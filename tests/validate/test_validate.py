@@ -162,6 +162,8 @@ def test_validation_json_has_both_sides_per_system(root, tmp_path):
     assert len(rows) == 1 + sum(len(run.sim) for run in v.runs)
     text = (out / "report.md").read_text()
     assert "dilation" in text and "| step |" in text and (out / report.FIGURE_FILE).is_file()
+    # macs cost model: no execution-time draws, so no ceiling to report
+    assert system["self_agreement"] is None and "| sim vs itself |" in text
     report.write(v, out, "again")  # an earlier report is replaced
     assert json.loads((out / "validation.json").read_text())["command"] == "again"
 
@@ -186,6 +188,28 @@ def test_bad_input_is_one_error_line(root, tmp_path, capsys, extra, message):
     assert code == 2
     assert err[-1].startswith("testbed validate: error:") and message in err[-1]
     assert not (tmp_path / "o").exists()
+
+
+def test_each_repeat_reports_the_simulation_against_itself(root, monkeypatch):
+    """With execution-time variability every run carries its simulation's agreement with
+    itself redrawn (here the macs model draws nothing, so, forced on, it is 1.0)."""
+    from testbed.validate import validation
+    monkeypatch.setattr(validation, "has_variability", lambda scenario: True)
+    v, _ = run_tiny(root)
+    figures = v.figures()
+    for name in ("step", "slim"):
+        assert figures[name]["self_agreement"] == 1.0
+        assert [r["self_agreement"] for r in figures[name]["repeats"]] == [1.0]
+    assert all(run.self_agreement == 1.0 for run in v.runs)
+
+
+def test_dry_run_prints_the_simulation_and_runs_nothing(root, tmp_path, capsys):
+    path = root / "tiny.yaml"
+    path.write_text(json.dumps(raw_scenario()))
+    assert main(["validate", str(path), "--out", str(tmp_path / "o"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "sim vs itself" in out and "no execution-time variability" in out
+    assert out.count("\n") >= 3 and not (tmp_path / "o").exists()
 
 
 def test_a_missing_scenario_is_one_error_line(tmp_path, capsys):
