@@ -62,3 +62,17 @@ def test_a_warning_names_each_system_under_the_target():
     assert len(lines) == 1 and lines[0].startswith("a: ") and "55.0%" in lines[0]
     assert "--dry-run" in lines[0]
     assert ceiling.warnings(None) == []
+
+
+def test_dry_run_shows_each_ceiling_and_warns_under_the_target(bundles, tmp_path, capsys):
+    from testbed.cli import main
+    raw = latency_scenario(bundles, {"dist": "lognormal", "sigma": 0.4}, duration_s=20.0)
+    path = write(tmp_path, raw)
+    ceilings = ceiling.scenario_ceilings(load_scenario(path))
+    assert main(["validate", str(path), "--dry-run", "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    for name, value in ceilings.items():
+        row = next(line for line in out.splitlines() if line.startswith(name + " "))
+        assert row.endswith(f"{100 * value:5.1f} %")
+    assert out.count("warning: ") == len(ceiling.warnings(ceilings)) >= 1
+    assert not (tmp_path / "o").exists()
