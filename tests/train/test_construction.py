@@ -82,18 +82,26 @@ def test_seeds_give_the_next_stage_units_in_every_layer_after_the_first():
     assert len(seeds(Candidates(net, imp, 2, 1.5), net, 2)) == 3 * 2   # K - 2 = 2 per layer
 
 
+def _smoke_run(tmp_path, name: str, old: str, new: str):
+    """`testbed train` on the smoke recipe with ``old`` replaced by ``new``, into
+    ``tmp_path/run``: (the recipe file, its training record)."""
+    from testbed.cli import main
+    from tests.train.conftest import SMOKE
+
+    recipe = tmp_path / f"{name}.yaml"
+    recipe.write_text(SMOKE.read_text().replace(old, new))
+    assert main(["train", str(recipe), "--out", str(tmp_path / "run"), "--no-progress",
+                 "--teacher-cache", str(tmp_path / "teachers")]) == 0
+    return recipe, json.loads((tmp_path / "run" / "training.json").read_text())
+
+
 def test_settle_iterations_hold_the_targets_and_must_be_fewer_than_iterations(tmp_path, capsys):
     """With settle_iterations the moves finish early: from the last moving iteration on
     every subnet sits at its target (±2 pp); settle >= iterations is a recipe error."""
     from testbed.cli import main
-    from tests.train.conftest import SMOKE
 
-    recipe = tmp_path / "settle.yaml"
-    recipe.write_text(SMOKE.read_text().replace("  iterations: 6\n",
-                                                "  iterations: 6\n  settle_iterations: 3\n"))
-    assert main(["train", str(recipe), "--out", str(tmp_path / "run"), "--no-progress",
-                 "--teacher-cache", str(tmp_path / "teachers")]) == 0
-    record = json.loads((tmp_path / "run" / "training.json").read_text())
+    recipe, record = _smoke_run(tmp_path, "settle", "  iterations: 6\n",
+                                "  iterations: 6\n  settle_iterations: 3\n")
     targets = [100 * t for t in record["recipe"]["targets"]]
     rows = [r for r in record["history"] if r["phase"] == "construction"]
     assert [r["iteration"] for r in rows] == [1, 2, 3, 4, 5, 6]
@@ -118,15 +126,8 @@ def test_per_mac_smoke_lands_every_subnet_in_its_window(tmp_path, capsys):
     37% of a 30% target: the one conv1 filter that could leave it cut synapses subnet 3
     needed, and the guarded calibration allowed no move. Calibration now also tries each
     subnet on its own (larger ones repair after it) and keeps what lands closer."""
-    from testbed.cli import main
-    from tests.train.conftest import SMOKE
-
-    recipe = tmp_path / "per_mac.yaml"
-    recipe.write_text(SMOKE.read_text().replace("score_normalization: rank",
-                                                "score_normalization: per_mac"))
-    assert main(["train", str(recipe), "--out", str(tmp_path / "run"), "--no-progress",
-                 "--teacher-cache", str(tmp_path / "teachers")]) == 0
-    record = json.loads((tmp_path / "run" / "training.json").read_text())
+    _, record = _smoke_run(tmp_path, "per_mac", "score_normalization: rank",
+                           "score_normalization: per_mac")
     assert record["recipe"]["steppingnet"]["score_normalization"] == "per_mac"
     for s in record["subnets"]:                          # the window: target +- tolerance/2
         assert abs(s["macs_pct"] - s["target_pct"]) <= 1.0, s
@@ -139,24 +140,11 @@ def test_calibration_keeps_the_guarded_pass_unless_the_other_lands_closer():
     no larger than either's; on a tie it is the guarded one."""
     import copy
 
-    import numpy as np
-    import torch
-    from testbed.cost import dense_macs
-    from testbed.nets import NestedNet
     from testbed.train.construction import _calibrate_all, calibrate, floors, target_misses
-    from testbed.train.importance import Importance
 
     differed = 0
     for seed in range(12):
-        g, rng = torch.Generator().manual_seed(seed), np.random.default_rng(seed)
-        net = NestedNet("lenet5", 2.0, 10, 4)
-        net.set_steps([torch.randint(1, 6, layer.step.shape, generator=g) for layer in net.hidden])
-        imp = Importance(net, "rank")
-        for per_subnet in imp.acc:
-            for acc in per_subnet:
-                acc.copy_(torch.rand(acc.shape, generator=g, dtype=torch.float64))
-        targets = sorted(m * rng.uniform(0.8, 1.2) for m in net.subnet_macs())
-        tol = 0.02 * dense_macs([layer.geom for layer in net.layers()]) / 2.92
+        net, imp, targets, tol, _ = _random_case(seed)
         keep = floors(net, targets)
         alone = []
         for guarded in (True, False):
@@ -174,6 +162,28 @@ def test_calibration_keeps_the_guarded_pass_unless_the_other_lands_closer():
         differed += alone[0][1] != alone[1][1]
         assert_nested(net)
     assert differed                      # the two passes do disagree on some assignments
+
+
+def _random_case(seed: int):
+    """A LeNet-5 (width 2, 4 subnets) with a random assignment and random importance,
+    targets within 20% of its subnets' MACs and the steppingnet tolerance: (net,
+    importance, targets, tolerance, the numpy generator for further draws)."""
+    import numpy as np
+    import torch
+    from testbed.cost import dense_macs
+    from testbed.nets import NestedNet
+    from testbed.train.importance import Importance
+
+    g, rng = torch.Generator().manual_seed(seed), np.random.default_rng(seed)
+    net = NestedNet("lenet5", 2.0, 10, 4)
+    net.set_steps([torch.randint(1, 6, layer.step.shape, generator=g) for layer in net.hidden])
+    imp = Importance(net, "rank")
+    for per_subnet in imp.acc:
+        for acc in per_subnet:
+            acc.copy_(torch.rand(acc.shape, generator=g, dtype=torch.float64))
+    targets = sorted(m * rng.uniform(0.8, 1.2) for m in net.subnet_macs())
+    tol = 0.02 * dense_macs([layer.geom for layer in net.layers()]) / 2.92
+    return net, imp, targets, tol, rng
 
 
 def _random_importance(net, seed=0, normalization="mean"):
@@ -318,24 +328,11 @@ def test_calibration_never_takes_a_larger_subnet_below_its_target():
     """Issue 19: on random assignments, calibrating subnet j (bringing units back or moving
     one on) leaves every larger subnet at or above its target - tol/2, or no lower than it
     was. (Without ``targets`` 9 of 40 such cases broke it when this was written.)"""
-    import numpy as np
-    import torch
-    from testbed.cost import dense_macs
-    from testbed.nets import NestedNet
     from testbed.train.construction import calibrate, floors
-    from testbed.train.importance import Importance
 
     for seed in range(25):
-        g, rng = torch.Generator().manual_seed(seed), np.random.default_rng(seed)
-        net = NestedNet("lenet5", 2.0, 10, 4)
-        net.set_steps([torch.randint(1, 6, layer.step.shape, generator=g) for layer in net.hidden])
-        imp = Importance(net, "rank")
-        for per_subnet in imp.acc:
-            for acc in per_subnet:
-                acc.copy_(torch.rand(acc.shape, generator=g, dtype=torch.float64))
+        net, imp, targets, tol, rng = _random_case(seed)
         before = net.subnet_macs()
-        targets = sorted(m * rng.uniform(0.8, 1.2) for m in before)
-        tol = 0.02 * dense_macs([layer.geom for layer in net.layers()]) / 2.92
         j = int(rng.integers(1, 4))
         calibrate(net, imp, j, 1.5, targets[j - 1], tol, floors(net, targets), targets=targets)
         after = net.subnet_macs()
