@@ -196,6 +196,11 @@ def summary(doc: dict) -> str:
                        if "met_tracked_repeats" in x else "—"))
     rows.append(f"target (|Δ| <= 2 pts, agreement >= 90 %, in most repeats; figures: the "
                 f"median repeat): {'met' if doc['met'] else 'not met'}")
+    own = {name: x.get("self_agreement") for name, x in doc["systems"].items()}
+    if any(v is not None for v in own.values()):
+        rows.append("per-job agreement of the simulation with itself on independent "
+                    "execution-time draws (the most to expect): "
+                    + ", ".join(f"{name} {_p(v).strip()} %" for name, v in own.items()))
     probe = doc.get("probe") or {}
     if probe:
         from ..steadiness import describe

@@ -201,6 +201,10 @@ def test_each_repeat_reports_the_simulation_against_itself(root, monkeypatch):
         assert figures[name]["self_agreement"] == 1.0
         assert [r["self_agreement"] for r in figures[name]["repeats"]] == [1.0]
     assert all(run.self_agreement == 1.0 for run in v.runs)
+    from testbed.commands.validate import summary
+    doc = report.write(v, root / "out", "testbed validate tiny.yaml")
+    assert "step 100.0 %, slim 100.0 %" in summary(doc)
+    assert "| 100.0 % | 100.0 % |" in (root / "out" / "report.md").read_text()
 
 
 def test_dry_run_prints_the_simulation_and_runs_nothing(root, tmp_path, capsys):
