@@ -131,9 +131,10 @@ def plan(args):
 
 def run(args):
     from ..validate import ceiling, report
-    from ..validate.validation import tuned, validate
+    from ..validate.validation import check_budget, tuned, validate
     scenario, out, live = plan(args)
     if args.dry_run:
+        check_budget(scenario)        # (validate itself checks it too)
         print(dry_run(tuned(scenario)[0]))
         return 0
     before = report.host()

@@ -232,7 +232,7 @@ def validate(scenario, *, mechanism: str = "auto", detector=detect_fifo,
     steadiness before and after the runs (:func:`testbed.steadiness.probe`; 0:
     not at all)."""
     from ..sim import engine, workload
-    _check_budget(scenario)
+    check_budget(scenario)
     chosen, pinned = choose(mechanism, detector), pick_core(core)
     scenario, tuning = tuned(scenario)
     result = Validation(scenario, chosen, pinned, period_s, idle, tuning=tuning, timer=timer,
@@ -286,7 +286,7 @@ def _simulate(scenario, spec, served, sensed, frames, outcomes, redraw: int = 0
     return records
 
 
-def _check_budget(scenario) -> None:
+def check_budget(scenario) -> None:
     from ..errors import ConfigError
     budget = scenario.raw.get("budget")
     kind = budget.get("kind") if isinstance(budget, dict) else None

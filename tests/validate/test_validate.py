@@ -2,6 +2,7 @@
 is exactly the cost model's, under dilation, must reproduce the simulator job by job."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -214,6 +215,9 @@ def test_dry_run_prints_the_simulation_and_runs_nothing(root, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "sim vs itself" in out and "no execution-time variability" in out
     assert out.count("\n") >= 3 and not (tmp_path / "o").exists()
+    tasks = Path(__file__).resolve().parents[2] / "scenarios" / "phone_ui_rt.yaml"
+    assert main(["validate", str(tasks), "--dry-run"]) == 2   # a task set, as without it
+    assert "task set is not supported" in capsys.readouterr().err
 
 
 def test_a_missing_scenario_is_one_error_line(tmp_path, capsys):
