@@ -161,7 +161,7 @@ def dry_run(scenario) -> str:
     from ..sim import engine
     from ..validate import ceiling, compare
     result = engine.simulate(scenario, scenario.seed)
-    ceilings = ceiling.scenario_ceilings(scenario) or {}
+    ceilings = ceiling.scenario_ceilings(scenario, base=result) or {}
     rows = ["system           hit %   acc %  steps  p95 ms  sim vs itself"]
     for name in result.systems:
         x = compare.side([r for r in result.records if r.system == name])

@@ -46,13 +46,13 @@ def self_agreement(reference: Sequence[JobRecord],
     return float(np.median(values)) if values else None
 
 
-def scenario_ceilings(scenario, redraws: int = REDRAWS) -> dict[str, float] | None:
-    """Per system: the self-agreement of the scenario's own (fluid) simulation; None
-    when it has no execution-time variability."""
+def scenario_ceilings(scenario, redraws: int = REDRAWS, base=None) -> dict[str, float] | None:
+    """Per system: the self-agreement of the scenario's own (fluid) simulation (``base``:
+    that simulation if already run); None when it has no execution-time variability."""
     if not has_variability(scenario):
         return None
     from ..sim import engine
-    base = engine.simulate(scenario, scenario.seed)
+    base = base or engine.simulate(scenario, scenario.seed)
     others = [engine.simulate(scenario, scenario.seed, redraw=r)
               for r in range(1, redraws + 1)]
 
