@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Rebuild shipped bundles from finished training runs, then every example report that
 # reads the shipped bundles (the commands README lists, in one place).
-#   bash scripts/refresh_shipped.sh [--prefix P] [--no-reports] [--calibrate] [ARCH METHOD...]
+#   bash scripts/refresh_shipped.sh [--prefix P] [--runs DIR] [--no-reports] [--calibrate] [ARCH METHOD...]
 # e.g. bash scripts/refresh_shipped.sh --prefix long lenet5 steppingnet anywidth slimmable static
+#      bash scripts/refresh_shipped.sh --runs carry --prefix xl lenet3c1l steppingnet anywidth slimmable static
 # (no ARCH: re-ship nothing; `--calibrate` alone recalibrates and reruns every report)
-# needs runs/P-ARCH-METHOD/model.pt (testbed train recipes/P-ARCH-METHOD.yaml ...; P defaults
-# to cpu); ARCH is lenet3c1l (every scenario but drone_obstacle) or lenet5 (drone_obstacle).
+# needs DIR/P-ARCH-METHOD/model.pt (testbed train recipes/P-ARCH-METHOD.yaml ...; P defaults
+# to cpu, DIR to runs; train_queue.sh --carry trains into carry/); ARCH is lenet3c1l (every
+# scenario but drone_obstacle) or lenet5 (drone_obstacle).
 # Each bundle's training record replaces the shipped one's in reports/training/ (one record
 # per shipped bundle, whatever recipe family it came from). DATA_ROOT: $TESTBED_DATA or
 # ../shared/data. --no-reports: bundles and training comparison only. --calibrate: after the
@@ -15,26 +17,32 @@
 # validation and its three variants (about 10 min together; they run for real on core 1).
 set -euo pipefail
 prefix=cpu
+runs=runs
 reports=1
 calibrate=0
+die() { echo "refresh_shipped.sh: $*" >&2; exit 2; }
 while [[ $# -gt 0 && $1 == --* ]]; do
     case $1 in
-        --prefix) prefix=${2:?--prefix needs a value}; shift 2 ;;
+        --prefix|--runs) [[ $# -gt 1 ]] || die "$1 needs a value" ;;
+    esac
+    case $1 in
+        --prefix) prefix=$2; shift 2 ;;
+        --runs) runs=$2; shift 2 ;;
         --no-reports) reports=0; shift ;;
         --calibrate) calibrate=1; shift ;;
-        *) echo "refresh_shipped.sh: unknown option $1" >&2; exit 2 ;;
+        *) die "unknown option $1" ;;
     esac
 done
 arch=${1:-}
 [[ $# -gt 0 ]] && shift
-[[ -z $arch || $# -gt 0 ]] || { echo "refresh_shipped.sh: name at least one METHOD after $arch" >&2; exit 2; }
+[[ -z $arch || $# -gt 0 ]] || die "name at least one METHOD after $arch"
 data=${TESTBED_DATA:-../shared/data}
 for method in "$@"; do
-    run=runs/$prefix-$arch-$method
-    [[ -f $run/model.pt ]] || { echo "refresh_shipped.sh: $run/model.pt: no finished run" >&2; exit 2; }
+    run=$runs/$prefix-$arch-$method
+    [[ -f $run/model.pt ]] || die "$run/model.pt: no finished run"
 done
 for method in "$@"; do
-    run=runs/$prefix-$arch-$method
+    run=$runs/$prefix-$arch-$method
     bundle=models/$arch-cifar10-$method
     rm -f reports/training/*-"$arch-$method".json
     cp "$run/training.json" "reports/training/$prefix-$arch-$method.json"
