@@ -261,13 +261,20 @@ def progress_bar(total: int, desc: str, enabled: bool | str = True, initial: int
                 dynamic_ncols=True, leave=True, mininterval=0.5)
 
 
+def _minutes(seconds: float) -> str:
+    """``45m``, ``3h07m``: a time left at the rate so far, to the minute."""
+    m = max(1, round(seconds / 60))
+    return f"{m}m" if m < 60 else f"{m // 60}h{m % 60:02d}m"
+
+
 #: Seconds between two lines of a :class:`LineProgress`.
 LINE_INTERVAL_S = 60.0
 
 
 class LineProgress:
     """The part of tqdm's interface the trainers use, written as one line per interval:
-    ``2026-12-01T07:30:00Z construction 12,800/38,400 batch (33.3%) 41/s [postfix]``,
+    ``2026-12-01T07:30:00Z construction 12,800/38,400 batch (33.3%) 41/s 10m left [postfix]``
+    (the time left at the rate since it started in this process),
     plus one when it starts and one when it closes."""
 
     def __init__(self, total: int, desc: str, initial: int = 0, unit: str = "it",
@@ -304,5 +311,7 @@ class LineProgress:
         parts = [time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), self.desc,
                  f"{self.n:,}/{self.total:,} {self.unit} ({pct:.1f}%)",
                  f"{rate:,.0f}/s" if rate >= 10 else f"{rate:.2g}/s"]
+        if rate > 0 and self.n < self.total:
+            parts.append(f"{_minutes((self.total - self.n) / rate)} left")
         parts += [p for p in (self.postfix, what) if p]
         print(" ".join(parts), file=self.stream, flush=True)

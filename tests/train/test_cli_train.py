@@ -112,5 +112,17 @@ def test_line_progress_writes_one_line_per_interval():
     lines = buf.getvalue().splitlines()
     assert len(lines) == 1 + 3 + 1              # start, one a minute, done
     assert lines[0].endswith("10/100 sample (10.0%) 0/s start")
-    assert lines[1].endswith(" 40/100 sample (40.0%) 0.5/s")      # 30 samples in 60 s
+    assert lines[1].endswith(" 40/100 sample (40.0%) 0.5/s 2m left")  # 30 samples in 60 s
     assert lines[-1].endswith("100/100 sample (100.0%) 0.5/s model 1 acc 0.500 done")
+
+
+def test_line_progress_time_left_reads_in_minutes_and_hours():
+    import io
+    from testbed.train.common import LineProgress
+    now = [0.0]
+    buf = io.StringIO()
+    bar = LineProgress(20_000, "retraining", 0, "batch", interval=60, stream=buf,
+                       clock=lambda: now[0])
+    now[0] = 60
+    bar.update(100)                                # 100 batches a minute: 199 minutes left
+    assert buf.getvalue().splitlines()[-1].endswith(" 1.7/s 3h19m left")
