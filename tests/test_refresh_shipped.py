@@ -1,7 +1,6 @@
 """scripts/refresh_shipped.sh: what it refuses before it touches a shipped bundle (the
 re-shipping itself is the long commands README lists; not run in tests)."""
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -26,7 +25,6 @@ def _tree(tmp_path: Path) -> Path:
 def test_a_missing_run_is_named_under_the_runs_folder_and_nothing_changes(tmp_path):
     tree = _tree(tmp_path)
     (tree / "carry" / "xl-lenet3c1l-steppingnet").mkdir(parents=True)
-    shutil.copy(SCRIPT, tree / "refresh.sh")   # unused copy: the tree must stay as it was
     before = sorted(p.relative_to(tree) for p in tree.rglob("*"))
     out = _refresh(tree, "--runs", "carry", "--prefix", "xl", "lenet3c1l", "steppingnet", "static")
     assert out.returncode == 2

@@ -52,7 +52,8 @@ def scenario_ceilings(scenario, redraws: int = REDRAWS, base=None) -> dict[str, 
     if not has_variability(scenario):
         return None
     from ..sim import engine
-    base = base or engine.simulate(scenario, scenario.seed)
+    if base is None:
+        base = engine.simulate(scenario, scenario.seed)
     others = [engine.simulate(scenario, scenario.seed, redraw=r)
               for r in range(1, redraws + 1)]
 

@@ -49,6 +49,19 @@ def test_the_ceiling_is_the_median_agreement_of_the_run_with_its_redraws(bundles
     assert min(ceilings.values()) < 1.0         # with sigma 0.4 the draws decide some jobs
 
 
+def test_a_given_simulation_is_used_as_the_base_not_run_again(bundles, tmp_path, monkeypatch):
+    raw = latency_scenario(bundles, {"dist": "lognormal", "sigma": 0.4}, duration_s=20.0)
+    scenario = load_scenario(write(tmp_path, raw))
+    base = engine.simulate(scenario, scenario.seed)
+    expected = ceiling.scenario_ceilings(scenario)
+    calls = []
+    simulate = engine.simulate
+    monkeypatch.setattr(engine, "simulate",
+                        lambda *a, **k: calls.append(k.get("redraw", 0)) or simulate(*a, **k))
+    assert ceiling.scenario_ceilings(scenario, base=base) == expected
+    assert calls == [1, 2, 3]                   # the redraws only
+
+
 def test_without_variability_there_is_no_ceiling_and_redraws_change_nothing(bundles, tmp_path):
     scenario = load_scenario(write(tmp_path, latency_scenario(bundles)))
     assert not ceiling.has_variability(scenario)
