@@ -9,7 +9,7 @@
 # to cpu, DIR to runs; train_queue.sh --carry trains into carry/); ARCH is lenet3c1l (every
 # scenario but drone_obstacle) or lenet5 (drone_obstacle).
 # Each bundle's training record replaces the shipped one's in reports/training/ (one record
-# per shipped bundle, whatever recipe family it came from). DATA_ROOT: $TESTBED_DATA or
+# per shipped bundle, whatever recipe family or variant, e.g. -per_mac, it came from). DATA_ROOT: $TESTBED_DATA or
 # ../shared/data. --no-reports: bundles and training comparison only. --calibrate: after the
 # bundles, recalibrate the host's latency model on all shipped bundles
 # (scenarios/platforms/host.yaml, reports/calibration; pause other work first: it times
@@ -44,7 +44,7 @@ done
 for method in "$@"; do
     run=$runs/$prefix-$arch-$method
     bundle=models/$arch-cifar10-$method
-    rm -f reports/training/*-"$arch-$method".json
+    rm -f reports/training/*-"$arch-$method".json reports/training/*-"$arch-$method"-*.json
     cp "$run/training.json" "reports/training/$prefix-$arch-$method.json"
     testbed export "$run/model.pt" --out "$bundle" --data-root "$data"
     testbed profile "$bundle"
