@@ -67,7 +67,7 @@ testbed sweep scenarios/sweeps/brake_deadlines.yaml
 testbed validate scenarios/host_validation.yaml --out reports/host_validation --data-root "$data"
 testbed validate scenarios/host_validation.yaml --mechanism dilation \
     --out reports/host_validation-dilation --data-root "$data"
-testbed validate scenarios/host_validation.yaml --set workload.frame.deadline_ms=0.45 --repeat 1 \
+testbed validate scenarios/host_validation.yaml --set workload.frame.deadline_ms=0.6 --repeat 1 \
     --out reports/host_validation-edge --data-root "$data"
 testbed validate scenarios/host_validation.yaml --set workload.frame.period_ms=4 --repeat 1 \
     --out reports/host_validation-idle4 --data-root "$data"
