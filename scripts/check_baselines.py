@@ -110,8 +110,8 @@ def main(argv=None) -> int:
         ["python", "scripts/check_baselines.py", *(argv or sys.argv[1:])]), "systems": {}}
     for system in tuned.systems:
         incremental = system.bundle.manifest.incremental
-        if system.bound_of is not None or (system.name not in wanted if wanted
-                                           else incremental):
+        checked = system.name in wanted if wanted else not incremental
+        if system.bound_of is not None or not checked:
             continue
         reported = evaluate(tuned, system, [_setting(system.policy)], seeds)[0]
         grid = dense_grid(system.bundle.manifest.num_stages, args.grid, incremental)

@@ -32,7 +32,6 @@ def test_the_smoke_run_learns_the_same_in_either_memory_layout(smoke_reference, 
     assert its["loss"] == pytest.approx(first["loss"], rel=1e-3)
     assert [s["macs"] for s in summary["subnets"]] == pytest.approx(
         [s["macs"] for s in other["subnets"]], rel=0.05)
-    assert all(0 <= s["accuracy"] <= 1 for s in other["subnets"])
 
 
 @pytest.mark.parametrize("bad, field", [({"precision": "fp16"}, "compute.precision"),
